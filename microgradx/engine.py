@@ -1,0 +1,538 @@
+"""The engine: a scalar :class:`Value` that records every op into a DAG, and reverse-mode autodiff.
+
+Each Value keeps its parents in argument order (``_prev``) and the :class:`~microgradx.ops.Op` that
+made it (``_op``). Nothing else: no closure per node, so there are no reference cycles and a graph
+the user drops is freed at once by reference counting. The derivative rules live in
+:mod:`microgradx.ops`; the backward pass below walks the graph iteratively (no recursion limit) in
+reverse topological order and applies the chain rule with them.
+
+>>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+>>> y = x * w + x          # dy/dx = w + 1, dy/dw = x
+>>> y.backward()
+>>> x.grad, w.grad
+(-2.0, 2.0)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import reprlib
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
+from functools import wraps
+from typing import Any, TypeVar, Union
+
+import numpy as np
+
+from . import ops
+from .ops import DomainError, Op
+
+__all__ = ["DomainError", "Value", "apply_op", "enable_grad", "grad", "is_grad_enabled", "no_grad"]
+
+Number = Union[int, float]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_grad_enabled: ContextVar[bool] = ContextVar("microgradx_grad_enabled", default=True)
+_isfinite = math.isfinite
+_REAL_TYPES = (numbers.Real, np.bool_)  # int, float, bool, Fraction, numpy real scalars
+
+
+def _is_real(x: object) -> bool:
+    return isinstance(x, _REAL_TYPES) and not isinstance(x, np.ndarray)
+
+
+def _to_float(x: object, where: str) -> float:
+    """Check that ``x`` is a finite real number and return it as a float, or say what is wrong."""
+    if type(x) is not float:
+        if not _is_real(x):
+            hint = ""
+            if isinstance(x, Value):
+                hint = "; it is already a Value (use it directly, or v.detach() for a copy)"
+            elif isinstance(x, (list, tuple, np.ndarray)):
+                hint = "; make one Value per number, e.g. [Value(v) for v in xs]"
+            elif isinstance(x, complex):
+                hint = "; complex numbers are not supported"
+            raise TypeError(f"{where} expects a real number, got {reprlib.repr(x)}{hint}")
+        x = float(x)  # type: ignore[arg-type]
+    if not _isfinite(x):  # type: ignore[arg-type]
+        raise ValueError(f"{where} expects a finite number, got {x}")
+    return x  # type: ignore[return-value]
+
+
+class Value:
+    """A scalar that remembers how it was computed, so gradients can flow back through it.
+
+    ``data`` is the float value, ``grad`` the derivative of the last ``backward()`` root with
+    respect to it (accumulated, like PyTorch), ``label`` an optional name for graphs and errors,
+    ``_op`` the :class:`~microgradx.ops.Op` that made it (None for a leaf) and ``_prev`` its
+    parents as a tuple in argument order.
+
+    >>> a = Value(3.0, label="a")
+    >>> b = a * a + 1
+    >>> b.backward()
+    >>> b.data, a.grad
+    (10.0, 6.0)
+    """
+
+    __slots__ = ("__weakref__", "_op", "_prev", "data", "grad", "label")
+
+    data: float
+    grad: Any  # a float; a Value after backward(create_graph=True)
+    label: str
+    _op: Op | None
+    _prev: tuple[Value, ...]
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        self.data = _to_float(data, "Value()")
+        self.grad = 0.0
+        self.label = label if isinstance(label, str) else str(label)
+        self._op = None
+        self._prev = ()
+
+    # -- arithmetic: each applies one primitive op from the table, or is algebra over them --------
+
+    def __add__(self, other: Value | Number) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _apply(ops.ADD, (self, other))
+
+    def __mul__(self, other: Value | Number) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _apply(ops.MUL, (self, other))
+
+    def __pow__(self, other: Value | Number) -> Value:
+        if isinstance(other, Value):
+            return _apply(ops.POW, (self, other))
+        if not _is_real(other):
+            return NotImplemented
+        return _apply(ops.pow_op(_to_float(other, "Value ** exponent")), (self,))
+
+    def __rpow__(self, other: Number) -> Value:  # other ** self
+        base = _operand(other)
+        return NotImplemented if base is None else _apply(ops.POW, (base, self))
+
+    def __neg__(self) -> Value:  # -self
+        return self * -1.0
+
+    def __sub__(self, other: Value | Number) -> Value:  # self - other
+        other = _operand(other)
+        return NotImplemented if other is None else self + (-other)
+
+    def __truediv__(self, other: Value | Number) -> Value:  # self / other
+        other = _operand(other)
+        return NotImplemented if other is None else self * other**-1.0
+
+    def __radd__(self, other: Number) -> Value:  # other + self
+        return self + other
+
+    def __rmul__(self, other: Number) -> Value:  # other * self
+        return self * other
+
+    def __rsub__(self, other: Number) -> Value:  # other - self
+        return -self + other
+
+    def __rtruediv__(self, other: Number) -> Value:  # other / self
+        return self**-1.0 * other
+
+    def __abs__(self) -> Value:
+        return _apply(ops.ABS, (self,))
+
+    def abs(self) -> Value:
+        """|x|; its derivative is the sign of x (0 at the kink x = 0)."""
+        return _apply(ops.ABS, (self,))
+
+    def exp(self) -> Value:
+        """e^x. Raises DomainError above x = 709.78, where a float overflows."""
+        return _apply(ops.EXP, (self,))
+
+    def log(self) -> Value:
+        """Natural logarithm, for x > 0."""
+        return _apply(ops.LOG, (self,))
+
+    def sqrt(self) -> Value:
+        """Square root, for x >= 0."""
+        return _apply(ops.SQRT, (self,))
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent; d tanh = 1 - tanh^2."""
+        return _apply(ops.TANH, (self,))
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e^-x), computed without overflow for large |x|."""
+        return _apply(ops.SIGMOID, (self,))
+
+    def relu(self) -> Value:
+        """max(x, 0); the derivative at the kink x = 0 is taken as 0, like PyTorch."""
+        return _apply(ops.RELU, (self,))
+
+    def leaky_relu(self, slope: float = 0.01) -> Value:
+        """x for x > 0, slope * x otherwise."""
+        return _apply(ops.leaky_relu_op(_to_float(slope, "leaky_relu(slope)")), (self,))
+
+    def elu(self, alpha: float = 1.0) -> Value:
+        """x for x > 0, alpha (e^x - 1) otherwise."""
+        return _apply(ops.elu_op(_to_float(alpha, "elu(alpha)")), (self,))
+
+    def gelu(self) -> Value:
+        """Gaussian error linear unit, tanh approximation (as in GPT-2 and PyTorch's approximate='tanh')."""
+        return _apply(ops.GELU, (self,))
+
+    def softplus(self) -> Value:
+        """log(1 + e^x), computed without overflow; its derivative is sigmoid(x)."""
+        return _apply(ops.SOFTPLUS, (self,))
+
+    def sin(self) -> Value:
+        """Sine (radians)."""
+        return _apply(ops.SIN, (self,))
+
+    def cos(self) -> Value:
+        """Cosine (radians)."""
+        return _apply(ops.COS, (self,))
+
+    # -- comparisons look at data; == stays identity, so Values can be dict keys and set members --
+
+    def __lt__(self, other: Value | Number) -> bool:
+        o = _data_of(other)
+        return NotImplemented if o is None else self.data < o
+
+    def __le__(self, other: Value | Number) -> bool:
+        o = _data_of(other)
+        return NotImplemented if o is None else self.data <= o
+
+    def __gt__(self, other: Value | Number) -> bool:
+        o = _data_of(other)
+        return NotImplemented if o is None else self.data > o
+
+    def __ge__(self, other: Value | Number) -> bool:
+        o = _data_of(other)
+        return NotImplemented if o is None else self.data >= o
+
+    __hash__ = object.__hash__
+
+    # -- gradients ------------------------------------------------------------------------------
+
+    def backward(self, create_graph: bool = False) -> None:
+        """Add d self / d node to ``node.grad`` for every node that ``self`` depends on.
+
+        Gradients accumulate across calls, as in PyTorch: call ``zero_grad()`` (or set
+        ``.grad = 0.0``) between steps. With ``create_graph=True`` the gradients are Values in the
+        graph, so they can be differentiated again. Nothing is written if an error is raised.
+
+        >>> x = Value(3.0)
+        >>> (x * x).backward()
+        >>> x.grad
+        6.0
+        """
+        order, saved = _run_backward(self, create_graph)
+        for node, old in zip(order, saved):  # accumulate: new gradient + what was there
+            if node.grad is None:
+                node.grad = old
+            elif not (type(old) is float and old == 0.0):
+                node.grad = old + node.grad
+
+    def detach(self) -> Value:
+        """A new leaf with the same data and label, cut off from the graph.
+
+        >>> y = (Value(2.0) * 3).detach()
+        >>> y.data, y._prev
+        (6.0, ())
+        """
+        return Value(self.data, self.label)
+
+    def item(self) -> float:
+        """The data as a Python float (like ``tensor.item()``)."""
+        return self.data
+
+    def __format__(self, spec: str) -> str:
+        return format(self.data, spec) if spec else repr(self)
+
+    def __repr__(self) -> str:
+        grad = self.grad if type(self.grad) is float else getattr(self.grad, "data", self.grad)
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data:.6g}, grad={grad:.6g}{label})"
+
+
+def _operand(other: object) -> Value | None:
+    """The other side of a binary op as a Value (a number becomes a constant leaf), or None."""
+    if isinstance(other, Value):
+        return other
+    if _is_real(other):
+        return Value(other)  # type: ignore[arg-type]
+    return None
+
+
+def _data_of(other: object) -> float | None:
+    if isinstance(other, Value):
+        return other.data
+    return float(other) if _is_real(other) else None  # type: ignore[arg-type]
+
+
+def apply_op(op: Op, *inputs: Value | Number) -> Value:
+    """Apply ``op`` to Values or numbers and return the output node (for ops defined outside).
+
+    >>> from microgradx.ops import TANH
+    >>> apply_op(TANH, 0.0)
+    Value(data=0, grad=0)
+    """
+    parents = tuple(x if isinstance(x, Value) else Value(x) for x in inputs)
+    if op.arity is not None and len(parents) != op.arity:
+        raise TypeError(f"{op.name} takes {op.arity} input(s), got {len(parents)}")
+    return _apply(op, parents)
+
+
+def _apply(op: Op, parents: tuple[Value, ...]) -> Value:
+    """Run ``op`` forward on the parents' data; record it in the graph unless grad is disabled."""
+    try:
+        out = op.forward(*[p.data for p in parents])
+    except (ArithmeticError, ValueError) as error:
+        raise DomainError(_domain_message(op, parents)) from error
+    if type(out) is not float:  # user-defined ops may return ints or numpy scalars
+        out = _to_float(out, f"the forward rule of {op.name}")
+    elif not _isfinite(out):
+        raise DomainError(_domain_message(op, parents))
+    node = Value.__new__(Value)
+    node.data = out
+    node.grad = 0.0
+    node.label = ""
+    if _grad_enabled.get():
+        node._op = op
+        node._prev = parents
+    else:
+        node._op = None
+        node._prev = ()
+    return node
+
+
+def _input_names(n: int) -> list[str]:
+    return ["x"] if n == 1 else ["a", "b"] if n == 2 else [f"x{i}" for i in range(n)]
+
+
+def _call_text(op: Op, n: int) -> str:
+    """How the op reads in a message: ``log(x)``, ``a * b``, ``x ** -1``."""
+    names = _input_names(n)
+    if op.name.startswith("**") and n == 1:
+        return f"x ** {op.name[2:]}"
+    if not op.name[:1].isalnum() and n == 2:
+        return f"a {op.name} b"
+    return f"{op.name}({', '.join(names)})"
+
+
+def _domain_message(op: Op, parents: Sequence[Value]) -> str:
+    got = ", ".join(f"{name} = {p.data!r}" for name, p in zip(_input_names(len(parents)), parents))
+    call = _call_text(op, len(parents))
+    if op.domain:
+        return f"{call} needs {op.domain}, got {got}"
+    return f"{call} is not a finite number for {got}"
+
+
+# -- the backward pass ------------------------------------------------------------------------------
+
+
+def _reverse_topological(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, each before the nodes it depends on (root first).
+
+    An iterative depth-first search (no recursion limit): a node is emitted once all its parents
+    are, which is a topological order; reversed, the chain rule can run from the root to the leaves.
+    """
+    order: list[Value] = []
+    visited = {root}
+    path = [(root, iter(root._prev))]  # the nodes being expanded, with their unvisited parents
+    while path:
+        node, parents = path[-1]
+        for parent in parents:
+            if parent not in visited:
+                visited.add(parent)
+                path.append((parent, iter(parent._prev)))
+                break
+        else:  # every parent emitted: emit the node
+            path.pop()
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def _run_backward(root: Value, create_graph: bool) -> tuple[list[Value], list[Any]]:
+    """Run the chain rule from ``root``, leaving d root / d node in ``node.grad``.
+
+    Every node's ``.grad`` starts from zero (None with ``create_graph``, so a first contribution is
+    stored as it is instead of adding a needless ``0 + ...`` node to the gradient's graph). Returns
+    the nodes, root first, and the ``.grad`` values they had before, which the caller merges or
+    restores. On an error every ``.grad`` is restored before the error is raised.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward needs a Value, got {reprlib.repr(root)}")
+    order = _reverse_topological(root)
+    saved = [node.grad for node in order]
+    start = None if create_graph else 0.0
+    for node in order:
+        node.grad = start
+    root.grad = 1.0
+    try:
+        if create_graph:
+            with enable_grad():
+                _chain_rule_graph(order)
+        else:
+            _chain_rule(order)
+        for node in order:
+            g = node.grad
+            if g is not None and not _isfinite(g if type(g) is float else g.data):
+                raise DomainError(f"the gradient at {node!r} is not finite; an intermediate result overflowed")
+    except BaseException:
+        _restore(order, saved)
+        raise
+    return order, saved
+
+
+def _restore(order: list[Value], saved: list[Any]) -> None:
+    for node, old in zip(order, saved):
+        node.grad = old
+
+
+def _chain_rule(order: list[Value]) -> None:
+    """The backward pass on floats: each node hands partial * its gradient to each parent."""
+    node = order[0]
+    try:
+        for node in order:  # a node's .grad is complete once every node using it has been visited
+            parents = node._prev
+            if not parents:
+                continue
+            g = node.grad
+            if len(parents) == 2:  # most nodes: spare the list of inputs
+                a, b = parents
+                da, db = _partials(node, node._op.derivative(a.data, b.data, node.data))  # type: ignore[union-attr]
+                a.grad += da * g
+                b.grad += db * g
+            else:
+                partials = _partials(node, node._op.derivative(*[p.data for p in parents], node.data))  # type: ignore[union-attr]
+                for parent, partial in zip(parents, partials):
+                    parent.grad += partial * g
+    except (ArithmeticError, ValueError) as error:
+        raise DomainError(_derivative_message(node)) from error
+
+
+def _chain_rule_graph(order: list[Value]) -> None:
+    """The backward pass on Values (create_graph): the same rules, fed the nodes themselves.
+
+    Gradients start as None rather than 0.0, so the first contribution is stored as it is instead
+    of adding a needless ``0 + ...`` node to the gradient's graph.
+    """
+    node = order[0]
+    try:
+        for node in order:
+            parents = node._prev
+            if not parents or node.grad is None:
+                continue
+            g = node.grad
+            partials = _partials(node, node._op.derivative(*parents, node))  # type: ignore[union-attr]
+            for parent, partial in zip(parents, partials):
+                contribution = partial * g
+                parent.grad = contribution if parent.grad is None else parent.grad + contribution
+    except (ArithmeticError, ValueError) as error:
+        raise DomainError(_derivative_message(node)) from error
+
+
+def _partials(node: Value, partials: Any) -> Any:
+    if len(partials) != len(node._prev):
+        raise TypeError(_partials_message(node, partials))
+    return partials
+
+
+def _partials_message(node: Value, partials: object) -> str:
+    op = node._op
+    return (
+        f"the derivative rule of op {op.name!r} returned {reprlib.repr(partials)}, but the op has "  # type: ignore[union-attr]
+        f"{len(node._prev)} input(s): return one local partial per input, as a tuple"
+    )
+
+
+def _derivative_message(node: Value) -> str:
+    op = node._op
+    got = ", ".join(f"{n} = {p.data!r}" for n, p in zip(_input_names(len(node._prev)), node._prev))
+    where = f" (at node {node.label!r})" if node.label else ""
+    return (
+        f"the derivative of {_call_text(op, len(node._prev))} is not finite at {got}{where}: "  # type: ignore[arg-type]
+        "the op is not differentiable there"
+    )
+
+
+def grad(
+    output: Value, inputs: Value | Iterable[Value], create_graph: bool = False
+) -> tuple[Any, ...]:
+    """The gradients of ``output`` with respect to ``inputs``, without touching any ``.grad``.
+
+    Returns a tuple of floats, one per input (0.0 for an input ``output`` does not depend on).
+    With ``create_graph=True`` it returns Values connected to the graph, so they can be
+    differentiated again: Hessian-vector products, Newton's method.
+
+    >>> x = Value(3.0)
+    >>> y = x ** 3
+    >>> (dy,) = grad(y, [x], create_graph=True)
+    >>> (d2y,) = grad(dy, [x])
+    >>> dy.data, d2y
+    (27.0, 18.0)
+    """
+    xs = [inputs] if isinstance(inputs, Value) else list(inputs)
+    for i, x in enumerate(xs):
+        if not isinstance(x, Value):
+            raise TypeError(f"grad() inputs must be Values, got {reprlib.repr(x)} at position {i}")
+    order, saved = _run_backward(output, create_graph)
+    in_graph = set(order)
+    result = [x.grad if x in in_graph and x.grad is not None else 0.0 for x in xs]
+    _restore(order, saved)
+    if create_graph:
+        result = [g if isinstance(g, Value) else Value(g) for g in result]
+    return tuple(result)
+
+
+def is_grad_enabled() -> bool:
+    """Whether new ops are recorded into the graph (False inside ``no_grad()``)."""
+    return _grad_enabled.get()
+
+
+class _GradMode:
+    """Sets whether ops are recorded, as a context manager or a decorator (per thread and task)."""
+
+    _enabled: bool
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
+        self._tokens: list[Any] = []
+        self._func = func
+
+    def __enter__(self) -> None:
+        self._tokens.append(_grad_enabled.set(self._enabled))
+
+    def __exit__(self, *exc: object) -> None:
+        _grad_enabled.reset(self._tokens.pop())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._func is not None:  # used bare, as @no_grad
+            with type(self)():
+                return self._func(*args, **kwargs)
+        (func,) = args  # used as @no_grad()
+        mode = type(self)
+
+        @wraps(func)
+        def wrapper(*a: Any, **k: Any) -> Any:
+            with mode():
+                return func(*a, **k)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Build no graph: Values made inside are leaves. Context manager or decorator.
+
+    >>> with no_grad():
+    ...     y = Value(2.0) * 3
+    >>> y._prev
+    ()
+    """
+
+    _enabled = False
+
+
+class enable_grad(_GradMode):
+    """Record ops again inside a ``no_grad()`` block."""
+
+    _enabled = True
+

@@ -1,0 +1,212 @@
+"""The derivative rules: every primitive op, its forward value and its local derivative, side by side.
+
+An :class:`Op` pairs ``forward(*xs) -> out`` with ``derivative(*xs, out) -> (d out/d x_i, ...)``,
+one local partial per input. The backward pass multiplies each partial by the gradient arriving
+at ``out`` (the chain rule) and adds it to the input's gradient.
+
+One table serves both orders of differentiation. For an ordinary backward pass the rules receive
+floats; with ``create_graph=True`` they receive the :class:`~microgradx.engine.Value` nodes
+themselves, so the partials they return are Values recorded in the graph and can be differentiated
+again. That is why the rules below are written with plain arithmetic and the small helpers
+(``_tanh``, ``_cos``, ...) that accept either a float or a Value.
+
+Adding an op is one entry here plus a method (or function) in :mod:`microgradx.engine` that applies it.
+
+>>> EXP.forward(0.0), EXP.derivative(0.0, 1.0)
+(1.0, (1.0,))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["PRIMITIVES", "DomainError", "Op", "elu_op", "leaky_relu_op", "pow_op"]
+
+
+class DomainError(ValueError, ArithmeticError):
+    """An op was applied outside its domain (log of 0, sqrt of a negative, 0 ** -1, exp overflow).
+
+    >>> from microgradx import Value
+    >>> Value(0.0).log()
+    Traceback (most recent call last):
+    ...
+    microgradx.ops.DomainError: log(x) needs x > 0, got x = 0.0
+    """
+
+
+class Op:
+    """A primitive operation: its name, forward rule, local derivative and valid domain.
+
+    ``forward(*xs)`` computes the output from the input floats. ``derivative(*xs, out)`` returns a
+    tuple with one local partial ``d out / d x_i`` per input. ``domain`` is a short text such as
+    ``"x > 0"`` used in error messages.
+
+    >>> square = Op("square", lambda x: x * x, lambda x, out: (2 * x,), domain="any x")
+    >>> square.forward(3.0), square.derivative(3.0, 9.0)
+    (9.0, (6.0,))
+    """
+
+    __slots__ = ("arity", "derivative", "domain", "forward", "name")
+
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., float],
+        derivative: Callable[..., tuple[Any, ...]],
+        *,
+        domain: str = "",
+        arity: int | None = None,
+    ) -> None:
+        self.name = name
+        self.forward = forward
+        self.derivative = derivative
+        self.domain = domain
+        self.arity = arity  # None: any number of inputs (sum, dot)
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+# Helpers that work on a float (first-order backward) and on a Value (create_graph=True).
+# A Value's methods apply the same ops again, so the second derivative comes from this same table.
+
+
+def _log(x: Any) -> Any:
+    return math.log(x) if type(x) is float else x.log()
+
+
+def _tanh(x: Any) -> Any:
+    return math.tanh(x) if type(x) is float else x.tanh()
+
+
+def _sigmoid(x: Any) -> Any:
+    return _sigmoid_forward(x) if type(x) is float else x.sigmoid()
+
+
+def _sin(x: Any) -> Any:
+    return math.sin(x) if type(x) is float else x.sin()
+
+
+def _cos(x: Any) -> Any:
+    return math.cos(x) if type(x) is float else x.cos()
+
+
+# Forward rules that need more than one line, written to stay finite for large |x|.
+
+
+def _sigmoid_forward(x: float) -> float:
+    # 1 / (1 + e^-x) overflows e^-x for x << 0; the mirrored form e^x / (1 + e^x) does not.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _softplus_forward(x: float) -> float:
+    # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): no overflow for large x, no cancellation.
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)  # gelu(x) ~ x/2 (1 + tanh(c (x + 0.044715 x^3)))
+
+
+def _gelu_forward(x: float) -> float:
+    return 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x**3)))
+
+
+def _gelu_derivative(x: Any, out: Any) -> tuple[Any]:
+    # Product rule on x/2 * (1 + t), t = tanh(u): d/dx = (1 + t)/2 + x/2 * (1 - t^2) * u'.
+    t = _tanh(_GELU_C * (x + 0.044715 * x * x * x))
+    du = _GELU_C * (1.0 + 3 * 0.044715 * x * x)
+    return (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du,)
+
+
+def _pow_values_forward(base: float, exponent: float) -> float:
+    if base <= 0:  # b ** e with a Value exponent needs log(b), so b > 0
+        raise ValueError("non-positive base")
+    return math.pow(base, exponent)
+
+
+def _ones(*xs_and_out: Any) -> tuple[float, ...]:
+    return (1.0,) * (len(xs_and_out) - 1)
+
+
+def _dot_forward(*ws_then_xs: float) -> float:
+    n = len(ws_then_xs) // 2
+    return sum(w * x for w, x in zip(ws_then_xs[:n], ws_then_xs[n:]))
+
+
+def _dot_derivative(*ws_then_xs_and_out: Any) -> tuple[Any, ...]:
+    # d(sum w_i x_i)/dw_i = x_i and d/dx_i = w_i: the two halves swap places.
+    n = (len(ws_then_xs_and_out) - 1) // 2
+    return ws_then_xs_and_out[n : 2 * n] + ws_then_xs_and_out[:n]
+
+
+# The table. Each line: name, forward, local derivative(s) given the inputs and the output.
+ADD = Op("+", lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), arity=2)
+MUL = Op("*", lambda a, b: a * b, lambda a, b, out: (b, a), arity=2)
+POW = Op(  # a ** b with b a Value: d/da = b a^(b-1), d/db = a^b log a
+    "**", _pow_values_forward, lambda a, b, out: (b * a ** (b - 1.0), out * _log(a)),
+    domain="a ** b with a Value exponent needs a > 0", arity=2,
+)
+SUM = Op("sum", lambda *xs: sum(xs), _ones)
+DOT = Op("dot", _dot_forward, _dot_derivative)
+EXP = Op("exp", math.exp, lambda x, out: (out,), domain="x <= 709.78 (above, e^x overflows a float)", arity=1)
+LOG = Op("log", math.log, lambda x, out: (1.0 / x,), domain="x > 0", arity=1)
+SQRT = Op("sqrt", math.sqrt, lambda x, out: (0.5 / out,), domain="x >= 0", arity=1)
+ABS = Op("abs", abs, lambda x, out: (1.0 if x > 0 else -1.0 if x < 0 else 0.0,), arity=1)
+TANH = Op("tanh", math.tanh, lambda x, out: (1.0 - out * out,), arity=1)
+SIGMOID = Op("sigmoid", _sigmoid_forward, lambda x, out: (out * (1.0 - out),), arity=1)
+RELU = Op("relu", lambda x: x if x > 0 else 0.0, lambda x, out: (1.0 if x > 0 else 0.0,), arity=1)
+GELU = Op("gelu", _gelu_forward, _gelu_derivative, arity=1)
+SOFTPLUS = Op("softplus", _softplus_forward, lambda x, out: (_sigmoid(x),), arity=1)
+SIN = Op("sin", math.sin, lambda x, out: (_cos(x),), arity=1)
+COS = Op("cos", math.cos, lambda x, out: (-_sin(x),), arity=1)
+
+
+@lru_cache(maxsize=256)
+def pow_op(n: float) -> Op:
+    """``x ** n`` for a constant exponent ``n``: d/dx = n x^(n-1).
+
+    >>> pow_op(2.0).derivative(3.0, 9.0)
+    (6.0,)
+    """
+    domain = f"x ** {n:g} needs x != 0" if n < 0 else "any x"
+    if n != int(n):
+        domain = f"x ** {n:g} needs x >= 0" if n > 0 else f"x ** {n:g} needs x > 0"
+    if n == 0:  # x ** 0 = 1 everywhere, so its derivative is 0 even at x = 0, where x ** -1 fails
+        return Op("**0", lambda x: 1.0, lambda x, out: (0.0,), arity=1)
+    return Op(f"**{n:g}", lambda x: math.pow(x, n), lambda x, out: (n * x ** (n - 1.0),), domain=domain, arity=1)
+
+
+@lru_cache(maxsize=64)
+def leaky_relu_op(slope: float) -> Op:
+    """``x if x > 0 else slope * x``: the slope keeps a small gradient alive for x < 0."""
+    return Op(
+        "leaky_relu",
+        lambda x: x if x > 0 else slope * x,
+        lambda x, out: (1.0 if x > 0 else slope,),
+        arity=1,
+    )
+
+
+@lru_cache(maxsize=64)
+def elu_op(alpha: float) -> Op:
+    """``x if x > 0 else alpha (e^x - 1)``; for x <= 0 its slope alpha e^x equals out + alpha."""
+    return Op(
+        "elu",
+        lambda x: x if x > 0 else alpha * math.expm1(x),
+        lambda x, out: (1.0 if x > 0 else out + alpha,),
+        arity=1,
+    )
+
+
+# The fixed primitives by name, for tests and tools that walk the table. pow_op, leaky_relu_op and
+# elu_op make one Op per constant; the tests cover them with representative constants.
+PRIMITIVES: dict[str, Op] = {
+    op.name: op
+    for op in (ADD, MUL, POW, SUM, DOT, EXP, LOG, SQRT, ABS, TANH, SIGMOID, RELU, GELU, SOFTPLUS, SIN, COS)
+}
