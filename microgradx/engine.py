@@ -280,6 +280,61 @@ def apply_op(op: Op, *inputs: Value | Number) -> Value:
     return _apply(op, parents)
 
 
+def define_op(
+    name: str,
+    forward: Callable[..., float],
+    derivative: Callable[..., Sequence[Any]],
+    *,
+    arity: int | None = None,
+    domain: str = "",
+    valid: Callable[..., bool] | None = None,
+) -> Callable[..., Value]:
+    """Make a new primitive op from its forward rule and its local derivative.
+
+    ``forward(*xs) -> float`` computes the output from the input floats; ``derivative(*xs, out)``
+    returns one local partial d out / d x_i per input. The result is a function that takes Values
+    or numbers and returns a Value; the op appears in graphs under ``name`` and works with
+    ``backward`` and ``grad``. For second derivatives (``create_graph=True``) the derivative rule is
+    called with Values instead of floats: write it with arithmetic and the float-or-Value functions
+    of :mod:`microgradx.ops` (``ops.exp``, ``ops.tanh``, ``ops.sigmoid``, ...), not with ``math``.
+
+    >>> from microgradx import ops
+    >>> swish = define_op("swish", lambda x: x * ops.sigmoid(x),
+    ...                   lambda x, out: (ops.sigmoid(x) + out * (1 - ops.sigmoid(x)),))
+    >>> y = swish(Value(1.0))
+    >>> y.backward()
+    >>> round(y.data, 4), y._op.name
+    (0.7311, 'swish')
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"define_op() needs a non-empty name, got {name!r}")
+    if not callable(forward) or not callable(derivative):
+        raise TypeError(f"define_op({name!r}): forward and derivative must be functions")
+    op = Op(name, forward, derivative, arity=arity if arity is not None else _positional_arity(forward),
+            domain=domain, valid=valid)
+
+    def apply(*inputs: Value | Number) -> Value:
+        return apply_op(op, *inputs)
+
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"The user-defined op {name!r}: takes Values or numbers, returns a Value."
+    apply.op = op  # type: ignore[attr-defined]
+    return apply
+
+
+def _positional_arity(func: Callable[..., Any]) -> int | None:
+    """How many inputs ``func`` takes, or None when it takes any number (``*xs``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: any number
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in params)
+
+
 def _apply(op: Op, parents: tuple[Value, ...]) -> Value:
     """Run ``op`` forward on the parents' data; record it in the graph unless grad is disabled."""
     try:
@@ -423,7 +478,16 @@ def _chain_rule_graph(order: list[Value]) -> None:
             if not parents or node.grad is None:
                 continue
             g = node.grad
-            partials = _partials(node, node._op.derivative(*parents, node))  # type: ignore[union-attr]
+            try:
+                partials = _partials(node, node._op.derivative(*parents, node))  # type: ignore[union-attr]
+            except TypeError as error:
+                if "Value" not in str(error):
+                    raise
+                raise TypeError(
+                    f"the derivative rule of op {node._op.name!r} cannot take Values, which "  # type: ignore[union-attr]
+                    "create_graph=True passes it: write it with arithmetic and microgradx.ops functions "
+                    f"(ops.exp, ops.tanh, ...) instead of math ({error})"
+                ) from error
             for parent, partial in zip(parents, partials):
                 contribution = partial * g
                 parent.grad = contribution if parent.grad is None else parent.grad + contribution

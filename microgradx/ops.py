@@ -8,7 +8,7 @@ One table serves both orders of differentiation. For an ordinary backward pass t
 floats; with ``create_graph=True`` they receive the :class:`~microgradx.engine.Value` nodes
 themselves, so the partials they return are Values recorded in the graph and can be differentiated
 again. That is why the rules below are written with plain arithmetic and the small helpers
-(``_tanh``, ``_cos``, ...) that accept either a float or a Value.
+(``tanh``, ``cos``, ...) that accept either a float or a Value.
 
 Adding an op is one entry here plus a method (or function) in :mod:`microgradx.engine` that applies it.
 
@@ -42,14 +42,16 @@ class Op:
 
     ``forward(*xs)`` computes the output from the input floats. ``derivative(*xs, out)`` returns a
     tuple with one local partial ``d out / d x_i`` per input. ``domain`` is a short text such as
-    ``"x > 0"`` used in error messages.
+    ``"x > 0"`` for error messages; ``valid(*xs)`` says the same as a predicate (None: every finite
+    input), for tools that pick points to test. ``kinks`` lists the inputs of a one-input op where
+    its derivative jumps (relu and abs at 0): finite differences straddle the jump there.
 
     >>> square = Op("square", lambda x: x * x, lambda x, out: (2 * x,), domain="any x")
     >>> square.forward(3.0), square.derivative(3.0, 9.0)
     (9.0, (6.0,))
     """
 
-    __slots__ = ("arity", "derivative", "domain", "forward", "name")
+    __slots__ = ("arity", "derivative", "domain", "forward", "kinks", "name", "valid")
 
     def __init__(
         self,
@@ -59,38 +61,58 @@ class Op:
         *,
         domain: str = "",
         arity: int | None = None,
+        valid: Callable[..., bool] | None = None,
+        kinks: tuple[float, ...] = (),
     ) -> None:
         self.name = name
         self.forward = forward
         self.derivative = derivative
         self.domain = domain
         self.arity = arity  # None: any number of inputs (sum, dot)
+        self.valid = valid
+        self.kinks = kinks
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
 
 
-# Helpers that work on a float (first-order backward) and on a Value (create_graph=True).
-# A Value's methods apply the same ops again, so the second derivative comes from this same table.
+# Math that works on a float (first-order backward) and on a Value (create_graph=True). A Value's
+# methods apply the table's ops again, so second derivatives come from this same table. Derivative
+# rules of user-defined ops use these too (see define_op) to be differentiable twice.
 
 
-def _log(x: Any) -> Any:
+def exp(x: Any) -> Any:
+    """e^x of a float or a Value. ``exp(0.0) == 1.0``"""
+    return math.exp(x) if type(x) is float else x.exp()
+
+
+def log(x: Any) -> Any:
+    """Natural log of a float or a Value."""
     return math.log(x) if type(x) is float else x.log()
 
 
-def _tanh(x: Any) -> Any:
+def sqrt(x: Any) -> Any:
+    """Square root of a float or a Value."""
+    return math.sqrt(x) if type(x) is float else x.sqrt()
+
+
+def tanh(x: Any) -> Any:
+    """tanh of a float or a Value."""
     return math.tanh(x) if type(x) is float else x.tanh()
 
 
-def _sigmoid(x: Any) -> Any:
+def sigmoid(x: Any) -> Any:
+    """1 / (1 + e^-x) of a float or a Value."""
     return _sigmoid_forward(x) if type(x) is float else x.sigmoid()
 
 
-def _sin(x: Any) -> Any:
+def sin(x: Any) -> Any:
+    """Sine of a float or a Value."""
     return math.sin(x) if type(x) is float else x.sin()
 
 
-def _cos(x: Any) -> Any:
+def cos(x: Any) -> Any:
+    """Cosine of a float or a Value."""
     return math.cos(x) if type(x) is float else x.cos()
 
 
@@ -119,7 +141,7 @@ def _gelu_forward(x: float) -> float:
 
 def _gelu_derivative(x: Any, out: Any) -> tuple[Any]:
     # Product rule on x/2 * (1 + t), t = tanh(u): d/dx = (1 + t)/2 + x/2 * (1 - t^2) * u'.
-    t = _tanh(_GELU_C * (x + 0.044715 * x * x * x))
+    t = tanh(_GELU_C * (x + 0.044715 * x * x * x))
     du = _GELU_C * (1.0 + 3 * 0.044715 * x * x)
     return (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du,)
 
@@ -145,26 +167,31 @@ def _dot_derivative(*ws_then_xs_and_out: Any) -> tuple[Any, ...]:
     return ws_then_xs_and_out[n : 2 * n] + ws_then_xs_and_out[:n]
 
 
-# The table. Each line: name, forward, local derivative(s) given the inputs and the output.
+# The table. Each entry: name, forward, local derivative(s) given the inputs and the output.
 ADD = Op("+", lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), arity=2)
 MUL = Op("*", lambda a, b: a * b, lambda a, b, out: (b, a), arity=2)
 POW = Op(  # a ** b with b a Value: d/da = b a^(b-1), d/db = a^b log a
-    "**", _pow_values_forward, lambda a, b, out: (b * a ** (b - 1.0), out * _log(a)),
-    domain="a ** b with a Value exponent needs a > 0", arity=2,
+    "**", _pow_values_forward, lambda a, b, out: (b * a ** (b - 1.0), out * log(a)),
+    domain="a > 0", valid=lambda a, b: a > 0, arity=2,
 )
 SUM = Op("sum", lambda *xs: sum(xs), _ones)
 DOT = Op("dot", _dot_forward, _dot_derivative)
-EXP = Op("exp", math.exp, lambda x, out: (out,), domain="x <= 709.78 (above, e^x overflows a float)", arity=1)
-LOG = Op("log", math.log, lambda x, out: (1.0 / x,), domain="x > 0", arity=1)
-SQRT = Op("sqrt", math.sqrt, lambda x, out: (0.5 / out,), domain="x >= 0", arity=1)
-ABS = Op("abs", abs, lambda x, out: (1.0 if x > 0 else -1.0 if x < 0 else 0.0,), arity=1)
+EXP = Op(
+    "exp", math.exp, lambda x, out: (out,),
+    domain="x <= 709.78 (above, e^x overflows a float)", valid=lambda x: x <= 709.78, arity=1,
+)
+LOG = Op("log", math.log, lambda x, out: (1.0 / x,), domain="x > 0", valid=lambda x: x > 0, arity=1)
+SQRT = Op(  # d sqrt(x) = 1 / (2 sqrt(x)), infinite at 0
+    "sqrt", math.sqrt, lambda x, out: (0.5 / out,), domain="x >= 0", valid=lambda x: x >= 0, arity=1,
+)
+ABS = Op("abs", abs, lambda x, out: (1.0 if x > 0 else -1.0 if x < 0 else 0.0,), arity=1, kinks=(0.0,))
 TANH = Op("tanh", math.tanh, lambda x, out: (1.0 - out * out,), arity=1)
 SIGMOID = Op("sigmoid", _sigmoid_forward, lambda x, out: (out * (1.0 - out),), arity=1)
-RELU = Op("relu", lambda x: x if x > 0 else 0.0, lambda x, out: (1.0 if x > 0 else 0.0,), arity=1)
+RELU = Op("relu", lambda x: x if x > 0 else 0.0, lambda x, out: (1.0 if x > 0 else 0.0,), arity=1, kinks=(0.0,))
 GELU = Op("gelu", _gelu_forward, _gelu_derivative, arity=1)
-SOFTPLUS = Op("softplus", _softplus_forward, lambda x, out: (_sigmoid(x),), arity=1)
-SIN = Op("sin", math.sin, lambda x, out: (_cos(x),), arity=1)
-COS = Op("cos", math.cos, lambda x, out: (-_sin(x),), arity=1)
+SOFTPLUS = Op("softplus", _softplus_forward, lambda x, out: (sigmoid(x),), arity=1)
+SIN = Op("sin", math.sin, lambda x, out: (cos(x),), arity=1)
+COS = Op("cos", math.cos, lambda x, out: (-sin(x),), arity=1)
 
 
 @lru_cache(maxsize=256)
@@ -174,12 +201,16 @@ def pow_op(n: float) -> Op:
     >>> pow_op(2.0).derivative(3.0, 9.0)
     (6.0,)
     """
-    domain = f"x ** {n:g} needs x != 0" if n < 0 else "any x"
-    if n != int(n):
-        domain = f"x ** {n:g} needs x >= 0" if n > 0 else f"x ** {n:g} needs x > 0"
     if n == 0:  # x ** 0 = 1 everywhere, so its derivative is 0 even at x = 0, where x ** -1 fails
         return Op("**0", lambda x: 1.0, lambda x, out: (0.0,), arity=1)
-    return Op(f"**{n:g}", lambda x: math.pow(x, n), lambda x, out: (n * x ** (n - 1.0),), domain=domain, arity=1)
+    if n == int(n):  # integer powers: any base, but 0 ** negative divides by zero
+        domain, valid = ("x != 0", lambda x: x != 0) if n < 0 else ("", None)
+    else:  # fractional powers of a negative number are complex
+        domain, valid = ("x > 0", lambda x: x > 0) if n < 1 else ("x >= 0", lambda x: x >= 0)
+    return Op(
+        f"**{n:g}", lambda x: math.pow(x, n), lambda x, out: (n * x ** (n - 1.0),),
+        domain=domain, valid=valid, arity=1,
+    )
 
 
 @lru_cache(maxsize=64)
@@ -190,6 +221,7 @@ def leaky_relu_op(slope: float) -> Op:
         lambda x: x if x > 0 else slope * x,
         lambda x, out: (1.0 if x > 0 else slope,),
         arity=1,
+        kinks=(0.0,),
     )
 
 
@@ -201,6 +233,7 @@ def elu_op(alpha: float) -> Op:
         lambda x: x if x > 0 else alpha * math.expm1(x),
         lambda x, out: (1.0 if x > 0 else out + alpha,),
         arity=1,
+        kinks=(0.0,),  # the slope is continuous at 0 only for alpha = 1, the curvature never
     )
 
 
