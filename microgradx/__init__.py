@@ -8,8 +8,12 @@
 7.0
 """
 
-from .engine import DomainError, Value, apply_op, enable_grad, grad, is_grad_enabled, no_grad
+from . import functional, ops
+from .engine import DomainError, Value, apply_op, define_op, enable_grad, grad, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
 
-__all__ = ["DomainError", "Value", "apply_op", "enable_grad", "grad", "is_grad_enabled", "no_grad"]
+__all__ = [
+    "Value", "grad", "no_grad", "enable_grad", "is_grad_enabled", "apply_op", "define_op", "DomainError",
+    "functional", "ops",
+]
