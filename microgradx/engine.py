@@ -2,7 +2,9 @@
 
 Each Value keeps its parents in argument order (``_prev``) and the :class:`~microgradx.ops.Op` that
 made it (``_op``). Nothing else: no closure per node, so there are no reference cycles and a graph
-the user drops is freed at once by reference counting. The derivative rules live in
+the user drops is freed at once by reference counting. The parents of a one- or two-input op sit in
+two slots rather than in a tuple: one object per op for the garbage collector to track instead of
+two, which is most of what building a large graph costs in CPython. The derivative rules live in
 :mod:`microgradx.ops`; the backward pass below walks the graph iteratively (no recursion limit) in
 reverse topological order and applies the chain rule with them.
 
@@ -21,17 +23,16 @@ import reprlib
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from functools import wraps
-from typing import Any, TypeVar, Union
+from typing import Any, Union
 
 import numpy as np
 
 from . import ops
 from .ops import DomainError, Op
 
-__all__ = ["DomainError", "Value", "apply_op", "enable_grad", "grad", "is_grad_enabled", "no_grad"]
+__all__ = ["Value", "grad", "no_grad", "enable_grad", "is_grad_enabled", "apply_op", "define_op", "DomainError"]
 
 Number = Union[int, float]
-F = TypeVar("F", bound=Callable[..., Any])
 
 _grad_enabled: ContextVar[bool] = ContextVar("microgradx_grad_enabled", default=True)
 _isfinite = math.isfinite
@@ -63,10 +64,10 @@ def _to_float(x: object, where: str) -> float:
 class Value:
     """A scalar that remembers how it was computed, so gradients can flow back through it.
 
-    ``data`` is the float value, ``grad`` the derivative of the last ``backward()`` root with
-    respect to it (accumulated, like PyTorch), ``label`` an optional name for graphs and errors,
-    ``_op`` the :class:`~microgradx.ops.Op` that made it (None for a leaf) and ``_prev`` its
-    parents as a tuple in argument order.
+    ``data`` is the float value, ``grad`` the derivative of the ``backward()`` root with respect
+    to it (accumulated, like PyTorch), ``label`` an optional name for graphs and errors, ``_op``
+    the :class:`~microgradx.ops.Op` that made it (None for a leaf) and ``_prev`` its parents as a
+    tuple in argument order (empty for a leaf).
 
     >>> a = Value(3.0, label="a")
     >>> b = a * a + 1
@@ -75,52 +76,70 @@ class Value:
     (10.0, 6.0)
     """
 
-    __slots__ = ("__weakref__", "_op", "_prev", "data", "grad", "label")
+    __slots__ = ("data", "grad", "label", "_op", "_a", "_b", "__weakref__")
 
     data: float
     grad: Any  # a float; a Value after backward(create_graph=True)
     label: str
     _op: Op | None
-    _prev: tuple[Value, ...]
+    # The parents: _a and _b for an op with one or two inputs (None where absent); an op with more
+    # inputs (sum, dot) keeps all of them as a tuple in _a. Read them through _prev.
+    _a: Any
+    _b: Value | None
 
     def __init__(self, data: Number, label: str = "") -> None:
         self.data = _to_float(data, "Value()")
         self.grad = 0.0
         self.label = label if isinstance(label, str) else str(label)
-        self._op = None
-        self._prev = ()
+        self._op = self._a = self._b = None
+
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        """The parents in argument order, as micrograd's ``_prev`` (but ordered): () for a leaf."""
+        a, b = self._a, self._b
+        if a is None:
+            return ()
+        if b is not None:
+            return (a, b)
+        return a if type(a) is tuple else (a,)
 
     # -- arithmetic: each applies one primitive op from the table, or is algebra over them --------
 
     def __add__(self, other: Value | Number) -> Value:
         other = _operand(other)
-        return NotImplemented if other is None else _apply(ops.ADD, (self, other))
+        return NotImplemented if other is None else _apply2(ops.ADD, self, other)
 
     def __mul__(self, other: Value | Number) -> Value:
         other = _operand(other)
-        return NotImplemented if other is None else _apply(ops.MUL, (self, other))
+        return NotImplemented if other is None else _apply2(ops.MUL, self, other)
 
     def __pow__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
-            return _apply(ops.POW, (self, other))
+            return _apply2(ops.POW, self, other)
         if not _is_real(other):
             return NotImplemented
-        return _apply(ops.pow_op(_to_float(other, "Value ** exponent")), (self,))
+        return _apply1(ops.pow_op(_to_float(other, "Value ** exponent")), self)
 
     def __rpow__(self, other: Number) -> Value:  # other ** self
         base = _operand(other)
-        return NotImplemented if base is None else _apply(ops.POW, (base, self))
+        return NotImplemented if base is None else _apply2(ops.POW, base, self)
 
     def __neg__(self) -> Value:  # -self
         return self * -1.0
 
     def __sub__(self, other: Value | Number) -> Value:  # self - other
-        other = _operand(other)
-        return NotImplemented if other is None else self + (-other)
+        if isinstance(other, Value):
+            return self + (-other)
+        return self + (-_to_float(other, "Value - number")) if _is_real(other) else NotImplemented
 
     def __truediv__(self, other: Value | Number) -> Value:  # self / other
-        other = _operand(other)
-        return NotImplemented if other is None else self * other**-1.0
+        if isinstance(other, Value):
+            return self * other**-1.0
+        if not _is_real(other):
+            return NotImplemented
+        if other == 0:
+            raise DomainError(f"a / b needs b != 0, got a = {self.data!r}, b = 0")
+        return self * (1.0 / _to_float(other, "Value / number"))
 
     def __radd__(self, other: Number) -> Value:  # other + self
         return self + other
@@ -135,59 +154,59 @@ class Value:
         return self**-1.0 * other
 
     def __abs__(self) -> Value:
-        return _apply(ops.ABS, (self,))
+        return _apply1(ops.ABS, self)
 
     def abs(self) -> Value:
         """|x|; its derivative is the sign of x (0 at the kink x = 0)."""
-        return _apply(ops.ABS, (self,))
+        return _apply1(ops.ABS, self)
 
     def exp(self) -> Value:
         """e^x. Raises DomainError above x = 709.78, where a float overflows."""
-        return _apply(ops.EXP, (self,))
+        return _apply1(ops.EXP, self)
 
     def log(self) -> Value:
         """Natural logarithm, for x > 0."""
-        return _apply(ops.LOG, (self,))
+        return _apply1(ops.LOG, self)
 
     def sqrt(self) -> Value:
         """Square root, for x >= 0."""
-        return _apply(ops.SQRT, (self,))
+        return _apply1(ops.SQRT, self)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent; d tanh = 1 - tanh^2."""
-        return _apply(ops.TANH, (self,))
+        return _apply1(ops.TANH, self)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e^-x), computed without overflow for large |x|."""
-        return _apply(ops.SIGMOID, (self,))
+        return _apply1(ops.SIGMOID, self)
 
     def relu(self) -> Value:
         """max(x, 0); the derivative at the kink x = 0 is taken as 0, like PyTorch."""
-        return _apply(ops.RELU, (self,))
+        return _apply1(ops.RELU, self)
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x for x > 0, slope * x otherwise."""
-        return _apply(ops.leaky_relu_op(_to_float(slope, "leaky_relu(slope)")), (self,))
+        return _apply1(ops.leaky_relu_op(_to_float(slope, "leaky_relu(slope)")), self)
 
     def elu(self, alpha: float = 1.0) -> Value:
         """x for x > 0, alpha (e^x - 1) otherwise."""
-        return _apply(ops.elu_op(_to_float(alpha, "elu(alpha)")), (self,))
+        return _apply1(ops.elu_op(_to_float(alpha, "elu(alpha)")), self)
 
     def gelu(self) -> Value:
         """Gaussian error linear unit, tanh approximation (as in GPT-2 and PyTorch's approximate='tanh')."""
-        return _apply(ops.GELU, (self,))
+        return _apply1(ops.GELU, self)
 
     def softplus(self) -> Value:
         """log(1 + e^x), computed without overflow; its derivative is sigmoid(x)."""
-        return _apply(ops.SOFTPLUS, (self,))
+        return _apply1(ops.SOFTPLUS, self)
 
     def sin(self) -> Value:
         """Sine (radians)."""
-        return _apply(ops.SIN, (self,))
+        return _apply1(ops.SIN, self)
 
     def cos(self) -> Value:
         """Cosine (radians)."""
-        return _apply(ops.COS, (self,))
+        return _apply1(ops.COS, self)
 
     # -- comparisons look at data; == stays identity, so Values can be dict keys and set members --
 
@@ -335,27 +354,74 @@ def _positional_arity(func: Callable[..., Any]) -> int | None:
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in params)
 
 
+def _apply1(op: Op, x: Value) -> Value:
+    """op(x): run the forward rule on x's data and record the op in the graph."""
+    try:
+        out = op.forward(x.data)
+    except (ArithmeticError, ValueError) as error:
+        raise DomainError(_domain_message(op, (x,))) from error
+    if type(out) is not float or not _isfinite(out):
+        out = _checked_output(op, out, (x,))
+    return _node(out, op, x, None)
+
+
+def _apply2(op: Op, a: Value, b: Value) -> Value:
+    """op(a, b): run the forward rule on the inputs' data and record the op in the graph."""
+    try:
+        out = op.forward(a.data, b.data)
+    except (ArithmeticError, ValueError) as error:
+        raise DomainError(_domain_message(op, (a, b))) from error
+    if type(out) is not float or not _isfinite(out):
+        out = _checked_output(op, out, (a, b))
+    return _node(out, op, a, b)
+
+
 def _apply(op: Op, parents: tuple[Value, ...]) -> Value:
-    """Run ``op`` forward on the parents' data; record it in the graph unless grad is disabled."""
+    """op(*parents) for any number of inputs (sum, dot, user-defined ops)."""
+    if len(parents) == 1:
+        return _apply1(op, parents[0])
+    if len(parents) == 2:
+        return _apply2(op, *parents)
+    if not parents:
+        raise TypeError(f"{op.name} needs at least one input")
     try:
         out = op.forward(*[p.data for p in parents])
     except (ArithmeticError, ValueError) as error:
         raise DomainError(_domain_message(op, parents)) from error
+    if type(out) is not float or not _isfinite(out):
+        out = _checked_output(op, out, parents)
+    return _node(out, op, parents, None)
+
+
+def _checked_output(op: Op, out: object, parents: Sequence[Value]) -> float:
+    """The forward rule's result as a float, or an error if it is not a finite real number."""
     if type(out) is not float:  # user-defined ops may return ints or numpy scalars
-        out = _to_float(out, f"the forward rule of {op.name}")
-    elif not _isfinite(out):
+        if not _is_real(out):
+            raise TypeError(f"the forward rule of op {op.name!r} returned {reprlib.repr(out)}; "
+                            "it must return a real number")
+        out = float(out)  # type: ignore[arg-type]
+    if not _isfinite(out):  # type: ignore[arg-type]
         raise DomainError(_domain_message(op, parents))
-    node = Value.__new__(Value)
-    node.data = out
+    return out  # type: ignore[return-value]
+
+
+def _node(data: float, op: Op, a: Any, b: Value | None) -> Value:
+    """A new node holding ``data``, made by ``op`` from parents ``a`` (and ``b``).
+
+    Under ``no_grad()`` the node is a leaf: no op, no parents, nothing kept alive.
+    """
+    node = _new_value(Value)
+    node.data = data
     node.grad = 0.0
     node.label = ""
     if _grad_enabled.get():
-        node._op = op
-        node._prev = parents
+        node._op, node._a, node._b = op, a, b
     else:
-        node._op = None
-        node._prev = ()
+        node._op = node._a = node._b = None
     return node
+
+
+_new_value = object.__new__
 
 
 def _input_names(n: int) -> list[str]:
@@ -444,22 +510,34 @@ def _restore(order: list[Value], saved: list[Any]) -> None:
 
 
 def _chain_rule(order: list[Value]) -> None:
-    """The backward pass on floats: each node hands partial * its gradient to each parent."""
+    """The backward pass on floats: each node hands partial * (its gradient) to each parent.
+
+    A node's gradient is complete once every node that uses it has been visited, which the reverse
+    topological order guarantees. The parents are read from the slots directly (see Value).
+    """
     node = order[0]
     try:
-        for node in order:  # a node's .grad is complete once every node using it has been visited
-            parents = node._prev
-            if not parents:
+        for node in order:
+            a = node._a
+            if a is None:  # a leaf
                 continue
-            g = node.grad
-            if len(parents) == 2:  # most nodes: spare the list of inputs
-                a, b = parents
-                da, db = _partials(node, node._op.derivative(a.data, b.data, node.data))  # type: ignore[union-attr]
-                a.grad += da * g
-                b.grad += db * g
-            else:
-                partials = _partials(node, node._op.derivative(*[p.data for p in parents], node.data))  # type: ignore[union-attr]
-                for parent, partial in zip(parents, partials):
+            b, g, rule = node._b, node.grad, node._op.derivative  # type: ignore[union-attr]
+            if b is not None:  # two inputs
+                partials = rule(a.data, b.data, node.data)
+                if len(partials) != 2:
+                    raise TypeError(_partials_message(node, partials))
+                a.grad += partials[0] * g
+                b.grad += partials[1] * g
+            elif type(a) is not tuple:  # one input
+                partials = rule(a.data, node.data)
+                if len(partials) != 1:
+                    raise TypeError(_partials_message(node, partials))
+                a.grad += partials[0] * g
+            else:  # any number of inputs
+                partials = rule(*[p.data for p in a], node.data)
+                if len(partials) != len(a):
+                    raise TypeError(_partials_message(node, partials))
+                for parent, partial in zip(a, partials):
                     parent.grad += partial * g
     except (ArithmeticError, ValueError) as error:
         raise DomainError(_derivative_message(node)) from error
@@ -479,7 +557,7 @@ def _chain_rule_graph(order: list[Value]) -> None:
                 continue
             g = node.grad
             try:
-                partials = _partials(node, node._op.derivative(*parents, node))  # type: ignore[union-attr]
+                partials = node._op.derivative(*parents, node)  # type: ignore[union-attr]
             except TypeError as error:
                 if "Value" not in str(error):
                     raise
@@ -488,17 +566,13 @@ def _chain_rule_graph(order: list[Value]) -> None:
                     "create_graph=True passes it: write it with arithmetic and microgradx.ops functions "
                     f"(ops.exp, ops.tanh, ...) instead of math ({error})"
                 ) from error
+            if len(partials) != len(parents):
+                raise TypeError(_partials_message(node, partials))
             for parent, partial in zip(parents, partials):
                 contribution = partial * g
                 parent.grad = contribution if parent.grad is None else parent.grad + contribution
     except (ArithmeticError, ValueError) as error:
         raise DomainError(_derivative_message(node)) from error
-
-
-def _partials(node: Value, partials: Any) -> Any:
-    if len(partials) != len(node._prev):
-        raise TypeError(_partials_message(node, partials))
-    return partials
 
 
 def _partials_message(node: Value, partials: object) -> str:

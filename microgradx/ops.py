@@ -51,7 +51,7 @@ class Op:
     (9.0, (6.0,))
     """
 
-    __slots__ = ("arity", "derivative", "domain", "forward", "kinks", "name", "valid")
+    __slots__ = ("name", "forward", "derivative", "domain", "arity", "valid", "kinks")
 
     def __init__(
         self,
