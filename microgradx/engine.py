@@ -243,6 +243,8 @@ class Value:
         6.0
         """
         order, saved = _run_backward(self, create_graph)
+        if saved is None:  # every .grad was 0.0 before: the new gradients are the result
+            return
         for node, old in zip(order, saved):  # accumulate: new gradient + what was there
             if node.grad is None:
                 node.grad = old
@@ -472,21 +474,24 @@ def _reverse_topological(root: Value) -> list[Value]:
     return order
 
 
-def _run_backward(root: Value, create_graph: bool) -> tuple[list[Value], list[Any]]:
+def _run_backward(root: Value, create_graph: bool) -> tuple[list[Value], list[Any] | None]:
     """Run the chain rule from ``root``, leaving d root / d node in ``node.grad``.
 
     Every node's ``.grad`` starts from zero (None with ``create_graph``, so a first contribution is
     stored as it is instead of adding a needless ``0 + ...`` node to the gradient's graph). Returns
     the nodes, root first, and the ``.grad`` values they had before, which the caller merges or
-    restores. On an error every ``.grad`` is restored before the error is raised.
+    restores (None when they were all 0.0: nothing to merge). On an error every ``.grad`` is
+    restored before the error is raised.
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward needs a Value, got {reprlib.repr(root)}")
     order = _reverse_topological(root)
     saved = [node.grad for node in order]
-    start = None if create_graph else 0.0
-    for node in order:
-        node.grad = start
+    had_grads = create_graph or any(saved)  # after zero_grad() on a new graph they are all 0.0
+    if had_grads:
+        start = None if create_graph else 0.0
+        for node in order:
+            node.grad = start
     root.grad = 1.0
     try:
         if create_graph:
@@ -494,14 +499,21 @@ def _run_backward(root: Value, create_graph: bool) -> tuple[list[Value], list[An
                 _chain_rule_graph(order)
         else:
             _chain_rule(order)
-        for node in order:
-            g = node.grad
-            if g is not None and not _isfinite(g if type(g) is float else g.data):
-                raise DomainError(f"the gradient at {node!r} is not finite; an intermediate result overflowed")
+        _check_finite(order, create_graph)
     except BaseException:
         _restore(order, saved)
         raise
-    return order, saved
+    return order, saved if had_grads else None
+
+
+def _check_finite(order: list[Value], create_graph: bool) -> None:
+    """Raise if a gradient overflowed; a float sum is finite only if every term is (or one fails)."""
+    if not create_graph and _isfinite(sum([node.grad for node in order])):
+        return
+    for node in order:
+        g = node.grad
+        if g is not None and not _isfinite(g if type(g) is float else g.data):
+            raise DomainError(f"the gradient at {node!r} is not finite; an intermediate result overflowed")
 
 
 def _restore(order: list[Value], saved: list[Any]) -> None:
@@ -616,7 +628,7 @@ def grad(
     order, saved = _run_backward(output, create_graph)
     in_graph = set(order)
     result = [x.grad if x in in_graph and x.grad is not None else 0.0 for x in xs]
-    _restore(order, saved)
+    _restore(order, saved if saved is not None else [0.0] * len(order))
     if create_graph:
         result = [g if isinstance(g, Value) else Value(g) for g in result]
     return tuple(result)
