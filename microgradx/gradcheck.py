@@ -1,0 +1,696 @@
+"""Gradient checking: compare the engine's gradients with central differences, and say which op is wrong.
+
+The exercise loop: write an op's derivative (:func:`microgradx.define_op`), run :func:`gradcheck`,
+read the table it prints when something is off, fix the rule. Each input is nudged by ``± eps`` and
+``f`` evaluated again; the slope ``(f(x + eps) - f(x - eps)) / 2 eps`` must match the gradient the
+backward pass computes. When a gradient does not match, the check looks at every op on the path
+from that input to the output and compares the op's derivative rule with a finite difference of
+its own forward rule: the op whose two rules disagree is named as the likely culprit.
+
+**Inputs** are numbers or Values. A number becomes a new leaf Value. A Value is used as it is: ``f``
+receives it, and the finite differences nudge its ``.data`` and put it back afterwards, so ``f`` may
+also ignore its arguments and read Values it closes over (a model's parameters). No ``.grad`` is
+ever touched. ``f`` takes one Value per input and returns one Value.
+
+Where an input sits on a kink (relu or abs at 0, or a branch such as ``if x > 0`` in ``f``) the
+derivative jumps, central differences straddle the jump, and there is nothing to check: such rows
+are reported with status ``kink``, not as failures.
+
+>>> from microgradx import define_op, ops
+>>> square = define_op("square", lambda x: x * x, lambda x, out: (2 * x,))
+>>> gradcheck(lambda x: square(x), [3.0])
+True
+>>> half = define_op("half_square", lambda x: x * x, lambda x, out: (x,))  # a factor 2 forgotten
+>>> print(check(lambda x: half(x), [3.0]))  # doctest: +NORMALIZE_WHITESPACE
+gradcheck failed: 1 of 1 gradients differ from central differences (eps=1e-06, atol=1e-05, rtol=0.001)
+input      analytic  numeric  abs error  rel error  status  likely culprit
+inputs[0]  3         6        3          0.5        FAIL    half_square
+inputs[0]: op 'half_square' at x = 3: its derivative rule gives d/dx = 3, but its forward rule
+changes at the rate 6 (off by a factor of 2: is a factor missing?)
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import reprlib
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .engine import Value, _is_real, apply_op, enable_grad, grad
+from .ops import DomainError, Op
+
+__all__ = [
+    "GradcheckError", "GradcheckReport", "GradcheckWarning", "Row",
+    "check", "gradcheck", "gradgradcheck", "numerical_grad",
+]
+
+Inputs = Union[Value, float, Sequence[Union[Value, float]]]
+
+_LOCAL_STEP = 1e-6  # step of the finite differences that test one op's rules, relative to max(1, |x|)
+
+
+class GradcheckError(AssertionError):
+    """A gradient differs from central differences; the message is the report's table.
+
+    The full :class:`GradcheckReport` is in ``.report``.
+    """
+
+    def __init__(self, report: GradcheckReport) -> None:
+        super().__init__(report.text)
+        self.report = report
+
+
+class GradcheckWarning(UserWarning):
+    """gradcheck passed, but some inputs sit on a kink, where no gradient can be checked."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One checked derivative: which input(s), the two values, the errors, the verdict.
+
+    ``status`` is ``"ok"``, ``"FAIL"`` or ``"kink"``; ``culprit`` names the ops whose derivative
+    rule disagrees with their forward rule (empty when none stands out); ``note`` says why in one
+    sentence.
+    """
+
+    input: str
+    analytic: float
+    numeric: float
+    abs_error: float
+    rel_error: float
+    status: str
+    culprit: str = ""
+    note: str = ""
+
+
+class GradcheckReport:
+    """The result of :func:`check`: one :class:`Row` per derivative, as a text or HTML table.
+
+    ``passed`` (also the report's truth value) is False when any row failed; kinks do not fail.
+    ``str(report)`` is the text table, and Jupyter shows the HTML one.
+
+    >>> report = check(lambda x, y: x * y, [2.0, 5.0])
+    >>> report.passed, [row.input for row in report.rows], report.rows[0].numeric
+    (True, ['inputs[0]', 'inputs[1]'], 5.0...)
+    """
+
+    def __init__(self, rows: Sequence[Row], *, order: int, eps: float, atol: float, rtol: float) -> None:
+        self.rows = tuple(rows)
+        self.order = order
+        self.eps, self.atol, self.rtol = eps, atol, rtol
+
+    @property
+    def failures(self) -> tuple[Row, ...]:
+        """The rows whose analytic and numeric values differ."""
+        return tuple(row for row in self.rows if row.status == "FAIL")
+
+    @property
+    def kinks(self) -> tuple[Row, ...]:
+        """The rows whose input sits on a kink: reported, not checked."""
+        return tuple(row for row in self.rows if row.status == "kink")
+
+    @property
+    def passed(self) -> bool:
+        """True when no row failed."""
+        return not self.failures
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def headline(self) -> str:
+        """One line: the verdict, how many rows failed or sit on a kink, and the settings."""
+        what = "gradgradcheck" if self.order == 2 else "gradcheck"
+        kind = "second derivatives" if self.order == 2 else "gradients"
+        settings = f"(eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g})"
+        n, kinks = len(self.rows), len(self.kinks)
+        on_kinks = f"; {kinks} on a kink, not checked" if kinks else ""
+        if self.passed:
+            return f"{what} passed: {n - kinks} of {n} {kind} match central differences{on_kinks} {settings}"
+        return f"{what} failed: {len(self.failures)} of {n} {kind} differ from central differences{on_kinks} {settings}"
+
+    def _cells(self) -> tuple[list[str], list[list[str]]]:
+        header = ["inputs (i, j)" if self.order == 2 else "input", "analytic", "numeric", "abs error",
+                  "rel error", "status", "likely culprit"]
+        body = [[row.input, f"{row.analytic:.6g}", f"{row.numeric:.6g}", f"{row.abs_error:.3g}",
+                 f"{row.rel_error:.3g}", row.status, row.culprit] for row in self.rows]
+        return header, body
+
+    @property
+    def text(self) -> str:
+        """The report as plain text: headline, aligned table, then one line per note."""
+        header, body = self._cells()
+        widths = [max(len(line[c]) for line in [header, *body]) for c in range(len(header))]
+        lines = [self.headline()]
+        for line in [header, *body]:
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+        lines += [f"{row.input}: {row.note}" for row in self.rows if row.note]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        header, body = self._cells()
+        colors = {"ok": "", "FAIL": ' style="background:#fdd"', "kink": ' style="background:#ffd"'}
+        cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        rows = [f"<tr>{cells}</tr>"]
+        for row, line in zip(self.rows, body):
+            tds = "".join(f"<td>{html.escape(cell)}</td>" for cell in line)
+            rows.append(f"<tr{colors.get(row.status, '')}>{tds}</tr>")
+        notes = "".join(f"<li><b>{html.escape(row.input)}</b>: {html.escape(row.note)}</li>"
+                        for row in self.rows if row.note)
+        return (f"<p>{html.escape(self.headline())}</p><table>{''.join(rows)}</table>"
+                + (f"<ul>{notes}</ul>" if notes else ""))
+
+
+# -- the public checks ------------------------------------------------------------------------------
+
+
+def numerical_grad(f: Callable[..., Value], inputs: Inputs, eps: float = 1e-6) -> tuple[float, ...]:
+    """The gradient of ``f`` at ``inputs`` by central differences: (f(x + eps) - f(x - eps)) / 2 eps.
+
+    One float per input. Inputs are numbers or Values (see the module docstring).
+
+    >>> numerical_grad(lambda x, y: x * x * y, [3.0, 2.0])  # (2xy, x^2)
+    (12.0..., 9.0...)
+    """
+    _check_settings(eps, 0.0, 0.0)
+    leaves = _leaves(inputs)
+    names = _names(leaves)
+    return tuple(_central(lambda: (_call(f, leaves).data,), leaves, i, eps, names[i])[0] for i in range(len(leaves)))
+
+
+def check(
+    f: Callable[..., Value], inputs: Inputs, *, order: int = 1, eps: float = 1e-6, atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> GradcheckReport:
+    """Compare the gradients of ``f`` at ``inputs`` with central differences; return the report.
+
+    ``order=1`` checks the gradient (one row per input); ``order=2`` checks every second derivative
+    d²f / dx_i dx_j, computed through ``create_graph=True`` (one row per pair). A row fails when
+    ``|analytic - numeric| > atol + rtol * |numeric|``.
+
+    >>> report = check(lambda x: x.relu(), [0.0])
+    >>> report.passed, report.rows[0].status
+    (True, 'kink')
+    """
+    if order not in (1, 2):
+        raise ValueError(f"check(order=...) must be 1 (gradients) or 2 (second derivatives), got {order!r}")
+    _check_settings(eps, atol, rtol)
+    leaves = _leaves(inputs)
+    checker = _Checker(f, leaves, eps, atol, rtol)
+    rows = checker.first_order_rows() if order == 1 else checker.second_order_rows()
+    return GradcheckReport(rows, order=order, eps=eps, atol=atol, rtol=rtol)
+
+
+def gradcheck(
+    f: Callable[..., Value], inputs: Inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
+    """True if the gradients of ``f`` at ``inputs`` match central differences, else raise (or False).
+
+    On a mismatch it raises :class:`GradcheckError` whose message is the report's table, naming
+    the likely culprit op; with ``raise_exception=False`` it returns False instead. Inputs on a
+    kink are not failures: it returns True and warns (:class:`GradcheckWarning`) that they were
+    not checked. Use :func:`check` for the report itself.
+
+    >>> gradcheck(lambda x, y: (x * y).tanh() + x.exp(), [0.5, -1.0])
+    True
+    """
+    return _verdict(check(f, inputs, order=1, eps=eps, atol=atol, rtol=rtol), raise_exception)
+
+
+def gradgradcheck(
+    f: Callable[..., Value], inputs: Inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
+    """Like :func:`gradcheck`, for the second derivatives that ``create_graph=True`` computes.
+
+    Each second derivative d²f / dx_i dx_j from the graph of the gradient is compared with a central
+    difference of the gradient itself. This checks that derivative rules are differentiable: written
+    with Value arithmetic and the ``microgradx.ops`` helpers (``ops.exp``, ``ops.tanh``, ...).
+
+    >>> gradgradcheck(lambda x, y: x * x * y + y.sin(), [1.5, 0.3])
+    True
+    """
+    return _verdict(check(f, inputs, order=2, eps=eps, atol=atol, rtol=rtol), raise_exception)
+
+
+def _verdict(report: GradcheckReport, raise_exception: bool) -> bool:
+    if not report.passed:
+        if raise_exception:
+            raise GradcheckError(report)
+        return False
+    if report.kinks:
+        warnings.warn(report.text, GradcheckWarning, stacklevel=3)
+    return True
+
+
+# -- inputs, evaluation and finite differences ------------------------------------------------------
+
+
+def _check_settings(eps: float, atol: float, rtol: float) -> None:
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if not _is_real(value) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if eps == 0:
+        raise ValueError("eps must be > 0: it is the step of the central differences (1e-6 is a good start)")
+
+
+def _leaves(inputs: Inputs) -> list[Value]:
+    """The inputs as Values: a Value is kept as it is, a number becomes a new leaf."""
+    items = [inputs] if isinstance(inputs, Value) or _is_real(inputs) else inputs
+    try:
+        items = list(items)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"inputs must be a number, a Value, or a list of them, got {reprlib.repr(inputs)}") from None
+    if not items:
+        raise ValueError("there is nothing to check: pass at least one input")
+    leaves = []
+    for i, x in enumerate(items):
+        if isinstance(x, Value):
+            leaves.append(x)
+        elif _is_real(x):
+            leaves.append(Value(x))
+        else:
+            raise TypeError(f"inputs must be numbers or Values, got {reprlib.repr(x)} at position {i}")
+    return leaves
+
+
+def _names(leaves: Sequence[Value]) -> list[str]:
+    """How each input reads in the table: its label, else its position in ``inputs``."""
+    labels = [v.label for v in leaves]
+    return [
+        f"inputs[{i}]" if not label else label if labels.count(label) == 1 else f"{label} (inputs[{i}])"
+        for i, label in enumerate(labels)
+    ]
+
+
+def _call(f: Callable[..., Value], leaves: Sequence[Value]) -> Value:
+    with enable_grad():  # a check inside no_grad() still needs the graph
+        out = f(*leaves)
+    if not isinstance(out, Value):
+        hint = ""
+        if isinstance(out, (list, tuple)):
+            hint = "; check one output at a time (lambda *xs: f(*xs)[0]) or combine them into one"
+        elif _is_real(out):
+            hint = "; build it from the Values f receives, not from their .data"
+        raise TypeError(f"f must return a single Value, got {reprlib.repr(out)}{hint}")
+    return out
+
+
+def _central(
+    evaluate: Callable[[], Sequence[float]], leaves: Sequence[Value], i: int, eps: float, name: str
+) -> list[float]:
+    """Central differences of ``evaluate()`` (a tuple of floats) as input ``i`` moves by ± eps."""
+    x = leaves[i]
+    x0 = x.data
+    try:
+        x.data = x0 + eps
+        plus = evaluate()
+        x.data = x0 - eps
+        minus = evaluate()
+    except DomainError as error:
+        raise DomainError(
+            f"f is not defined at {name} = {x0!r} ± {eps:g}, where the central differences evaluate it "
+            f"({error}): check at a point at least eps inside the domain"
+        ) from error
+    finally:
+        x.data = x0
+    step = (x0 + eps) - (x0 - eps)  # the exact distance between the two points, not the rounded 2 eps
+    return [(p - m) / step for p, m in zip(plus, minus)]
+
+
+def _is_close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
+    return abs(analytic - numeric) <= atol + rtol * abs(numeric)  # False for nan
+
+
+def _errors(analytic: float, numeric: float) -> tuple[float, float]:
+    error = abs(analytic - numeric)
+    if numeric != 0:
+        return error, error / abs(numeric)
+    return error, 0.0 if error == 0 else math.inf
+
+
+def _grad(out: Value, leaves: Sequence[Value], create_graph: bool = False) -> tuple[Any, ...]:
+    """:func:`microgradx.grad`, with a rule that returns the wrong shape named when it fails."""
+    try:
+        return grad(out, leaves, create_graph=create_graph)
+    except TypeError as error:
+        for node in _topological([out]):
+            if node._op is None:
+                continue
+            xs = [p.data for p in node._prev]
+            try:
+                problem = _as_partials(node._op.derivative(*xs, node.data), len(xs))
+            except Exception:  # the rule fails in another way: the engine's own error says more
+                continue
+            if isinstance(problem, str):
+                raise TypeError(f"{_at(node._op, xs)}: {problem}") from error
+        raise
+
+
+# -- the checker: rows, and the diagnosis of a failing row ------------------------------------------
+
+
+class _Graph:
+    """One evaluation's graph, nodes listed parents first, with each node's data as evaluated."""
+
+    def __init__(self, roots: Sequence[Value]) -> None:
+        self.nodes = _topological(roots)
+        position = {id(node): k for k, node in enumerate(self.nodes)}
+        self.shape = [(n._op.name if n._op else None, tuple(position[id(p)] for p in n._prev)) for n in self.nodes]
+        self.data = [n.data for n in self.nodes]  # inputs are put back after nudging: keep what f saw
+
+
+def _topological(roots: Sequence[Value]) -> list[Value]:
+    """Every node the roots depend on, each after its parents; iterative, so depth is no limit."""
+    order: list[Value] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root._prev))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append((parent, iter(parent._prev)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def _depends_on(nodes: Sequence[Value], sources: Sequence[Value]) -> list[Value]:
+    """The nodes (listed parents first) that depend on any of ``sources``, sources excluded."""
+    reached = {id(s) for s in sources}
+    found = []
+    for node in nodes:
+        if id(node) not in reached and any(id(p) in reached for p in node._prev):
+            reached.add(id(node))
+            found.append(node)
+    return found
+
+
+class _Checker:
+    def __init__(self, f: Callable[..., Value], leaves: list[Value], eps: float, atol: float, rtol: float) -> None:
+        self.f, self.leaves, self.eps, self.atol, self.rtol = f, leaves, eps, atol, rtol
+        self.names = _names(leaves)
+        self._verdicts: dict[tuple[int, int], str] = {}  # (node id, order) -> complaint about its rules
+
+    def first_order_rows(self) -> list[Row]:
+        out = _call(self.f, self.leaves)
+        analytic = _grad(out, self.leaves)
+        rows = []
+        for i, name in enumerate(self.names):
+            (numeric,) = _central(lambda: (_call(self.f, self.leaves).data,), self.leaves, i, self.eps, name)
+            rows.append(self._row(name, analytic[i], numeric, lambda i=i: self._diagnose(out, [], i, i)))
+        return rows
+
+    def second_order_rows(self) -> list[Row]:
+        out = _call(self.f, self.leaves)
+        grads = _grad(out, self.leaves, create_graph=True)
+        hessian = [_grad(g, self.leaves) for g in grads]  # hessian[i][j] = d/dx_j (df/dx_i)
+        # columns[j][i] = the central difference of df/dx_i as x_j moves
+        columns = [_central(self._gradient_data, self.leaves, j, self.eps, name) for j, name in enumerate(self.names)]
+        return [
+            self._row(f"{name_i}, {name_j}", hessian[i][j], columns[j][i],
+                      lambda i=i, j=j: self._diagnose(out, [grads[i]], i, j))
+            for i, name_i in enumerate(self.names)
+            for j, name_j in enumerate(self.names)
+        ]
+
+    def _gradient_data(self) -> list[float]:
+        out = _call(self.f, self.leaves)
+        return [g.data for g in grad(out, self.leaves, create_graph=True)]
+
+    def _row(self, name: str, analytic: float, numeric: float, diagnose: Callable[[], tuple[str, str, str]]) -> Row:
+        abs_error, rel_error = _errors(analytic, numeric)
+        if _is_close(analytic, numeric, self.atol, self.rtol):
+            return Row(name, analytic, numeric, abs_error, rel_error, "ok")
+        status, culprit, note = diagnose()
+        return Row(name, analytic, numeric, abs_error, rel_error, status, culprit, note)
+
+    def _diagnose(self, out: Value, grads: list[Value], i: int, j: int) -> tuple[str, str, str]:
+        """Why d(out or grads)/dx_j failed: a kink, a branch, a cut, or an op whose rules disagree.
+
+        ``i`` is the input whose gradient is checked (the same as ``j`` for first order).
+        """
+        order = 2 if grads else 1
+        kink = self._kink_or_branch(j, order)
+        if kink:
+            return "kink", "", kink
+        nodes = _topological([out, *grads])
+        sources = [self.leaves[i], self.leaves[j]]
+        suspects: dict[str, str] = {}
+        for node in _depends_on(nodes, sources):  # every op on the path, first-order rules
+            complaint = self._verdict(node, 1)
+            if complaint:
+                suspects.setdefault(node._op.name, complaint)  # type: ignore[union-attr]
+        if order == 2:
+            for node in _depends_on(_topological([out]), sources):  # f's ops: are their rules differentiable?
+                complaint = self._verdict(node, 2)
+                if complaint:
+                    suspects.setdefault(node._op.name, complaint)  # type: ignore[union-attr]
+        if suspects:
+            return "FAIL", ", ".join(suspects), next(iter(suspects.values()))
+        cut = self._cut(j, order)
+        if cut:
+            return "FAIL", "", cut
+        return "FAIL", "", (
+            "no single op stands out: every derivative rule on the path agrees with its forward rule here; "
+            "check that f builds its result from the Values it receives"
+        )
+
+    def _evaluate_graph(self, order: int) -> _Graph:
+        out = _call(self.f, self.leaves)
+        if order == 1:
+            return _Graph([out])
+        return _Graph([out, *grad(out, self.leaves, create_graph=True)])
+
+    def _graphs_around(self, j: int, order: int) -> tuple[_Graph, _Graph, _Graph]:
+        """The graphs of f (and of its gradient, for order 2) at x_j - eps, x_j and x_j + eps."""
+        x = self.leaves[j]
+        x0 = x.data
+        try:
+            x.data = x0 - self.eps
+            minus = self._evaluate_graph(order)
+            x.data = x0
+            center = self._evaluate_graph(order)
+            x.data = x0 + self.eps
+            plus = self._evaluate_graph(order)
+        finally:
+            x.data = x0
+        return minus, center, plus
+
+    def _kink_or_branch(self, j: int, order: int) -> str:
+        minus, center, plus = self._graphs_around(j, order)
+        name = self.names[j]
+        if not minus.shape == center.shape == plus.shape:
+            return (f"f builds a different graph at {name} - eps and {name} + eps (it branches on the data, "
+                    "as in `if x > 0`): the derivative jumps here, so central differences cannot check it; "
+                    "move the input away from the branch point")
+        for k, node in enumerate(center.nodes):
+            op = node._op
+            if op is None or not op.kinks or len(center.shape[k][1]) != 1:
+                continue
+            p = center.shape[k][1][0]
+            args = (minus.data[p], center.data[p], plus.data[p])
+            if args[0] == args[1] == args[2]:
+                continue  # this op's input does not move with x_j
+            for point in op.kinks:
+                if min(args) <= point <= max(args):
+                    return (f"{op.name} has a kink at {point:g} and its input is {args[1]:.6g} here, within the "
+                            f"reach of {name} ± eps: the derivative jumps, so central differences cannot check "
+                            "it; move the input away from the kink")
+        return ""
+
+    def _cut(self, j: int, order: int) -> str:
+        """A leaf inside the graph, not an input, whose value moves with x_j: a Value made from .data."""
+        minus, center, plus = self._graphs_around(j, order)
+        if not minus.shape == center.shape == plus.shape:
+            return ""
+        inputs = {id(v) for v in self.leaves}
+        for k, node in enumerate(center.nodes):
+            if node._op is None and id(node) not in inputs and minus.data[k] != plus.data[k]:
+                what = f"Value {node.label!r}" if node.label else f"a constant ({node.data:.6g})"
+                return (f"{what} inside the graph changes with {self.names[j]} but carries no gradient: it was "
+                        "made from a number (e.g. Value(x.data), or a derivative rule computing with floats), "
+                        "which cuts the graph; build it from the Values themselves")
+        return ""
+
+    def _verdict(self, node: Value, order: int) -> str:
+        key = (id(node), order)
+        if key not in self._verdicts:
+            op, xs = node._op, [p.data for p in node._prev]
+            verdict = ""
+            if op is not None:
+                check_rules = _check_first_order_rule if order == 1 else _check_second_order_rule
+                verdict = check_rules(op, xs, self.atol, self.rtol)
+            self._verdicts[key] = verdict
+        return self._verdicts[key]
+
+
+# -- testing one op's rules against its own forward rule --------------------------------------------
+
+
+def _input_names(n: int) -> list[str]:
+    return ["x"] if n == 1 else ["a", "b"] if n == 2 else [f"x{k}" for k in range(n)]
+
+
+def _at(op: Op, xs: Sequence[float]) -> str:
+    return f"op {op.name!r} at " + ", ".join(f"{n} = {x:.6g}" for n, x in zip(_input_names(len(xs)), xs))
+
+
+def _forward(op: Op, xs: Sequence[float]) -> float | None:
+    """The op's forward value at ``xs``, or None where it is undefined there."""
+    if op.valid is not None and not op.valid(*xs):
+        return None
+    try:
+        out = float(op.forward(*xs))
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _slope(rule: Callable[[list[float]], float | None], xs: Sequence[float], k: int,
+           kinks: Sequence[float]) -> tuple[float, float, float] | None:
+    """Central, left and right finite differences of ``rule`` in input ``k``; None if it cannot tell."""
+    h = _LOCAL_STEP * max(1.0, abs(xs[k]))
+    if any(xs[k] - h <= point <= xs[k] + h for point in kinks):
+        return None
+    values = []
+    for step in (-h, 0.0, h):
+        moved = list(xs)
+        moved[k] = xs[k] + step
+        value = rule(moved)
+        if value is None:
+            return None
+        values.append(value)
+    low, mid, high = values
+    return (high - low) / 2 / h, (mid - low) / h, (high - mid) / h
+
+
+def _as_partials(result: object, n: int) -> tuple[Any, ...] | str:
+    """The rule's result as a tuple of n partials, or a sentence saying what is wrong with it."""
+    if isinstance(result, Value) or _is_real(result):
+        return f"its derivative rule returned {result!r}, a bare number: return a tuple, e.g. ({result!r},)"
+    try:
+        partials = tuple(result)  # type: ignore[call-overload]
+    except TypeError:
+        return f"its derivative rule returned {reprlib.repr(result)}: return a tuple with one partial per input"
+    if len(partials) != n:
+        return f"its derivative rule returned {len(partials)} partial(s) for {n} input(s): return one per input"
+    return partials
+
+
+def _check_first_order_rule(op: Op, xs: list[float], atol: float, rtol: float) -> str:
+    """A sentence saying how op's derivative rule disagrees with its forward rule at xs, or ''."""
+    out = _forward(op, xs)
+    if out is None:
+        return ""
+    try:
+        partials = _as_partials(op.derivative(*xs, out), len(xs))
+    except (ArithmeticError, ValueError, TypeError):
+        return ""  # the backward pass reports rules that raise; here only wrong numbers are looked for
+    if isinstance(partials, str):
+        return f"{_at(op, xs)}: {partials}"
+    analytic, numeric, wrong, kinky = [], [], [], []
+    for k, partial in enumerate(partials):
+        slopes = _slope(lambda moved: _forward(op, moved), xs, k, op.kinks)
+        if slopes is None or not _is_real(partial):
+            return ""  # too close to a kink or the domain's edge to tell
+        central, left, right = slopes
+        analytic.append(float(partial))
+        numeric.append(central)
+        if not _is_close(float(partial), central, atol, rtol):
+            wrong.append(k)
+            if not _is_close(left, right, 10 * atol, 10 * rtol):
+                kinky.append((k, left, right))
+    if not wrong:
+        return ""
+    names = _input_names(len(xs))
+    said = " and ".join(f"d/d{names[k]} = {analytic[k]:.6g}" for k in wrong)
+    rates = " and ".join(f"{numeric[k]:.6g}" for k in wrong)
+    text = f"{_at(op, xs)}: its derivative rule gives {said}, but its forward rule changes at the rate {rates}"
+    if kinky:
+        k, left, right = kinky[0]
+        return (f"{text}; its forward rule has a kink here (slope {left:.4g} on the left, {right:.4g} on the "
+                "right), where no derivative exists: move the input, or declare the point in Op(kinks=...)")
+    hint = _mismatch_hint(analytic, numeric, wrong, atol, rtol)
+    return f"{text} ({hint})" if hint else text
+
+
+def _check_second_order_rule(op: Op, xs: list[float], atol: float, rtol: float) -> str:
+    """A sentence saying how the graph of op's derivative rule, differentiated, disagrees with
+    finite differences of the rule itself at xs, or ''."""
+    n = len(xs)
+    if _forward(op, xs) is None:
+        return ""
+    leaves = [Value(x) for x in xs]
+    try:
+        with enable_grad():
+            partials = _as_partials(op.derivative(*leaves, apply_op(op, *leaves)), n)
+    except TypeError as error:
+        if "Value" not in str(error):
+            return ""
+        return (f"{_at(op, xs)}: its derivative rule cannot take Values ({error}); write it with arithmetic and "
+                "microgradx.ops functions (ops.exp, ops.tanh, ...) instead of math")
+    except (ArithmeticError, ValueError):
+        return ""
+    if isinstance(partials, str):
+        return f"{_at(op, xs)}: {partials}"
+
+    def rule(k: int) -> Callable[[list[float]], float | None]:
+        def partial_k(moved: list[float]) -> float | None:
+            out = _forward(op, moved)
+            if out is None:
+                return None
+            try:
+                value = tuple(op.derivative(*moved, out))[k]
+                return float(value) if _is_real(value) else None
+            except (ArithmeticError, ValueError, TypeError, IndexError):
+                return None
+        return partial_k
+
+    names = _input_names(n)
+    for k, partial in enumerate(partials):
+        second = grad(partial, leaves) if isinstance(partial, Value) else (0.0,) * n
+        for j in range(n):
+            slopes = _slope(rule(k), xs, j, op.kinks)
+            if slopes is None:
+                continue
+            if not _is_close(second[j], slopes[0], atol, rtol):
+                why = ("it returns a plain number when given Values, so nothing flows through it"
+                       if not isinstance(partial, Value) else "it is not written in terms of the Values it gets")
+                return (f"{_at(op, xs)}: its derivative rule gives d/d{names[k]} whose own d/d{names[j]} is "
+                        f"{second[j]:.6g} through the graph, but the rule changes at the rate {slopes[0]:.6g}: {why}; "
+                        "use Value arithmetic and microgradx.ops functions (ops.exp, ops.cos, ...), not math or .data")
+    return ""
+
+
+def _mismatch_hint(analytic: list[float], numeric: list[float], wrong: list[int], atol: float, rtol: float) -> str:
+    """A guess at the mistake: swapped partials, a flipped sign, or a missing factor."""
+    def close(a: float, b: float) -> bool:
+        return _is_close(a, b, atol, rtol)
+
+    if len(wrong) >= 2 and all(any(close(analytic[k], numeric[m]) for m in wrong if m != k) for k in wrong):
+        return "the partials look swapped: return them in the order of the inputs"
+    if all(close(-analytic[k], numeric[k]) for k in wrong):
+        return "the sign is flipped"
+    if all(analytic[k] == 0 for k in wrong):
+        return "it says 0 where the forward rule changes"
+    ratios = [numeric[k] / analytic[k] for k in wrong if analytic[k] != 0]
+    if len(ratios) == len(wrong) and all(close(r, ratios[0]) for r in ratios):
+        return f"off by a factor of {ratios[0]:.4g}: is a factor missing?"
+    return ""
