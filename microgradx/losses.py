@@ -1,0 +1,137 @@
+"""Loss functions: one number that says how wrong the predictions are, to be made smaller.
+
+Each loss takes the model's predictions and the targets, pairs them up and returns the mean over
+the pairs as a ``Value``, so ``loss.backward()`` gives every parameter its gradient. A prediction
+is a ``Value`` (or a list of them, for a model with several outputs); pass one prediction and one
+target, or a batch as two lists of the same length. Each loss is algebra over the engine's ops.
+
+>>> from microgradx import Value
+>>> scores = [Value(2.0), Value(-0.5)]
+>>> hinge(scores, [1, 1]).data        # (max(0, 1 - 2) + max(0, 1 + 0.5)) / 2
+0.75
+>>> round(binary_cross_entropy(Value(0.0), 1).data, 4)   # log 2: a logit of 0 is a coin toss
+0.6931
+"""
+
+from __future__ import annotations
+
+import numbers
+import reprlib
+from collections.abc import Iterable
+from typing import Any
+
+from . import functional as F
+from .engine import Value
+
+__all__ = ["mse", "hinge", "binary_cross_entropy", "cross_entropy", "l2"]
+
+
+def _pairs(preds: Any, targets: Any, where: str) -> list[tuple[Value, float]]:
+    """Match predictions with targets (nested lists of the same shape) as (prediction, target) pairs."""
+    if isinstance(preds, (Value, numbers.Real)):
+        if isinstance(targets, Value):
+            targets = targets.data
+        if not isinstance(targets, numbers.Real):
+            raise ValueError(f"{where}: one prediction needs one target, got {reprlib.repr(targets)}")
+        return [(preds if isinstance(preds, Value) else Value(preds), float(targets))]
+    try:
+        n, m = len(preds), len(targets)
+    except TypeError:
+        raise TypeError(f"{where}: predictions and targets must both be numbers or both be lists, got "
+                        f"{reprlib.repr(preds)} and {reprlib.repr(targets)}") from None
+    if n != m:
+        raise ValueError(f"{where}: got {n} predictions but {m} targets; pass one target per prediction")
+    if n == 0:
+        raise ValueError(f"{where}: the loss of no predictions is undefined; pass at least one")
+    return [pair for p, t in zip(preds, targets) for pair in _pairs(p, t, where)]
+
+
+def mse(preds: Any, targets: Any) -> Value:
+    """Mean squared error, mean of (prediction - target)^2: regression's usual loss.
+
+    >>> mse([Value(1.0), Value(3.0)], [0.0, 1.0]).data     # (1 + 4) / 2
+    2.5
+    """
+    return F.mean([(p - t) ** 2 for p, t in _pairs(preds, targets, "mse()")])
+
+
+def hinge(scores: Any, labels: Any) -> Value:
+    """The max-margin (SVM) loss of micrograd's demo, mean of max(0, 1 - label * score).
+
+    Labels are -1 or +1 (for 0/1 labels pass ``2 * y - 1``). A score on the right side by a margin
+    of at least 1 costs nothing; the prediction is the sign of the score.
+
+    >>> hinge(Value(0.5), -1).data
+    1.5
+    """
+    pairs = _pairs(scores, labels, "hinge()")
+    for _, y in pairs:
+        if y not in (-1.0, 1.0):
+            raise ValueError(f"hinge() needs labels -1 or +1, got {y:g}; for 0/1 labels pass 2 * y - 1")
+    return F.mean([(1 - y * s).relu() for s, y in pairs])
+
+
+def binary_cross_entropy(logits: Any, targets: Any) -> Value:
+    """-[y log p + (1 - y) log(1 - p)] with p = sigmoid(logit), computed from the logit.
+
+    Written as softplus(z) - y z, which is the same number but never takes the log of a p that
+    rounded to 0 or 1, so it stays finite and accurate for logits of +-1000. Targets are in [0, 1];
+    its gradient is sigmoid(z) - y.
+
+    >>> round(binary_cross_entropy(Value(-1000.0), 1).data, 6)
+    1000.0
+    """
+    pairs = _pairs(logits, targets, "binary_cross_entropy()")
+    for _, y in pairs:
+        if not 0.0 <= y <= 1.0:
+            raise ValueError(f"binary_cross_entropy() needs targets between 0 and 1, got {y:g}")
+    return F.mean([z.softplus() - y * z for z, y in pairs])
+
+
+def cross_entropy(logits: Any, target: Any) -> Value:
+    """-log softmax(logits)[target] = logsumexp(logits) - logits[target], for classification.
+
+    ``logits`` is one list of scores, one per class, with ``target`` the index of the right class;
+    or a batch: a list of such lists with a list of indices (the mean is returned). logsumexp
+    subtracts the largest logit first, so logits of +-1000 are fine; the gradient is softmax - onehot.
+
+    >>> round(cross_entropy([Value(1000.0), Value(-1000.0)], 1).data, 6)
+    2000.0
+    >>> round(cross_entropy([[0.0, 0.0], [0.0, 0.0]], [0, 1]).data, 4)   # log 2 each
+    0.6931
+    """
+    if isinstance(target, numbers.Integral):
+        return _cross_entropy_one(logits, target)
+    try:
+        n, m = len(logits), len(target)
+    except TypeError:
+        raise TypeError("cross_entropy() takes a list of logits and a class index, or a batch: a list of "
+                        f"lists of logits and a list of indices; got target {reprlib.repr(target)}") from None
+    if n != m:
+        raise ValueError(f"cross_entropy(): got {n} rows of logits but {m} targets; pass one class index per row")
+    if n == 0:
+        raise ValueError("cross_entropy(): the loss of no predictions is undefined; pass at least one")
+    return F.mean([_cross_entropy_one(row, t) for row, t in zip(logits, target)])
+
+
+def _cross_entropy_one(logits: Any, target: Any) -> Value:
+    if isinstance(logits, (Value, numbers.Real)):
+        raise TypeError("cross_entropy() needs a list of logits, one per class (a single logit is "
+                        "binary_cross_entropy's job)")
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
+        raise TypeError(f"cross_entropy() needs the target as a class index (an int), got {reprlib.repr(target)}")
+    if not 0 <= target < len(logits):
+        raise ValueError(f"cross_entropy(): class index {target} is out of range for {len(logits)} logits "
+                         f"(valid: 0 to {len(logits) - 1})")
+    return F.logsumexp(logits) - logits[int(target)]
+
+
+def l2(params: Iterable[Value]) -> Value:
+    """The sum of squared parameters, p . p, as one node. Add ``alpha * l2(model.parameters())`` to a
+    loss to prefer small weights (micrograd's demo uses alpha = 1e-4).
+
+    >>> l2([Value(3.0), Value(-4.0)]).data
+    25.0
+    """
+    ps = list(params)
+    return F.dot(ps, ps)
