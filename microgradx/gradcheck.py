@@ -146,8 +146,16 @@ class GradcheckReport:
         lines = [self.headline()]
         for line in [header, *body]:
             lines.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
-        lines += [f"{row.input}: {row.note}" for row in self.rows if row.note]
+        lines += [f"{inputs}: {note}" for inputs, note in self._notes()]
         return "\n".join(lines)
+
+    def _notes(self) -> list[tuple[str, str]]:
+        """Each distinct note once, with the rows it explains (one wrong op often fails several)."""
+        notes: dict[str, list[str]] = {}
+        for row in self.rows:
+            if row.note:
+                notes.setdefault(row.note, []).append(row.input)
+        return [("; ".join(inputs), note) for note, inputs in notes.items()]
 
     def __str__(self) -> str:
         return self.text
@@ -163,8 +171,7 @@ class GradcheckReport:
         for row, line in zip(self.rows, body):
             tds = "".join(f"<td>{html.escape(cell)}</td>" for cell in line)
             rows.append(f"<tr{colors.get(row.status, '')}>{tds}</tr>")
-        notes = "".join(f"<li><b>{html.escape(row.input)}</b>: {html.escape(row.note)}</li>"
-                        for row in self.rows if row.note)
+        notes = "".join(f"<li><b>{html.escape(inputs)}</b>: {html.escape(note)}</li>" for inputs, note in self._notes())
         return (f"<p>{html.escape(self.headline())}</p><table>{''.join(rows)}</table>"
                 + (f"<ul>{notes}</ul>" if notes else ""))
 
@@ -691,6 +698,12 @@ def _mismatch_hint(analytic: list[float], numeric: list[float], wrong: list[int]
     if all(analytic[k] == 0 for k in wrong):
         return "it says 0 where the forward rule changes"
     ratios = [numeric[k] / analytic[k] for k in wrong if analytic[k] != 0]
-    if len(ratios) == len(wrong) and all(close(r, ratios[0]) for r in ratios):
+    if len(ratios) == len(wrong) and all(close(r, ratios[0]) for r in ratios) and _simple(ratios[0]):
         return f"off by a factor of {ratios[0]:.4g}: is a factor missing?"
     return ""
+
+
+def _simple(ratio: float) -> bool:
+    """Whether ratio is ±n or ±1/n for a small n: the factor a forgotten exponent or 1/2 leaves."""
+    return any(math.isclose(abs(ratio), n, rel_tol=1e-4) or math.isclose(abs(ratio), 1 / n, rel_tol=1e-4)
+               for n in range(2, 11))

@@ -134,6 +134,16 @@ def test_the_culprit_is_found_deep_inside_a_larger_graph() -> None:
     assert "op 'cube' at x = " in report.text
 
 
+def test_no_mistake_is_guessed_where_none_fits_and_shared_notes_are_shown_once() -> None:
+    # softplus with sigmoid(-x) as its derivative: the ratio to the truth is e^x, no simple factor.
+    slip = define_op("slip", lambda x: math.log1p(math.exp(x)), lambda x, out: (1 / (1 + ops.exp(x)),))
+    report = check(lambda x, y: slip(x * y) + y, [Value(0.5, label="x"), Value(-2.0, label="y")])
+    assert [row.culprit for row in report.rows] == ["slip", "slip"]
+    assert "factor" not in report.text and "sign" not in report.text
+    notes = [line for line in report.text.splitlines() if "op 'slip' at x = -1" in line]
+    assert len(notes) == 1 and notes[0].startswith("x; y: ")
+
+
 def test_raise_exception_false_returns_false() -> None:
     assert gradcheck(lambda v: cube_missing_factor(v), [2.0], raise_exception=False) is False
 
