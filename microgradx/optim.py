@@ -1,0 +1,498 @@
+"""Optimizers: how to move the parameters once their gradients are known.
+
+Each optimizer follows the update rule PyTorch documents for it, written out per parameter in its
+``_update`` method (``g`` the gradient, ``p`` the parameter, ``lr`` the learning rate):
+
+- ``SGD``:     ``g += wd p``; with momentum ``v = mu v + g`` and ``g = v`` (nesterov: ``g += mu v``); ``p -= lr g``
+- ``RMSProp``: ``g += wd p``; ``s = alpha s + (1 - alpha) g^2``; ``p -= lr g / (sqrt(s) + eps)``
+- ``Adam``:    ``g += wd p``; ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g^2``;
+  ``p -= lr m_hat / (sqrt(v_hat) + eps)`` with the bias corrections ``m_hat = m / (1 - b1^t)``,
+  ``v_hat = v / (1 - b2^t)``
+- ``AdamW``:   Adam, but the decay is decoupled from the gradient: ``p -= lr wd p`` first.
+
+Their state (``step_count``, and per-parameter buffers in ``state``, one float per parameter) is
+plain data: ``state_dict()`` and ``load_state_dict()`` save and restore it, so training can resume
+exactly. Learning-rate schedules (``StepLR``, ``CosineAnnealingLR``, ``LinearLR``, ``LambdaLR``)
+set ``optimizer.lr`` each time their ``step()`` is called; ``clip_grad_norm`` rescales gradients.
+
+>>> from microgradx import Value
+>>> w = Value(1.0)
+>>> opt = SGD([w], lr=0.1, momentum=0.9)
+>>> for _ in range(2):
+...     opt.zero_grad()
+...     (w * w).backward()    # g = 2w
+...     opt.step()
+>>> round(w.data, 6), round(opt.state["momentum_buffer"][0], 6)   # v1 = 2, w1 = 0.8, v2 = 0.9 * 2 + 1.6
+(0.46, 3.4)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+from .engine import Value
+
+__all__ = [
+    "Optimizer", "SGD", "RMSProp", "Adam", "AdamW",
+    "LRSchedule", "StepLR", "CosineAnnealingLR", "LinearLR", "LambdaLR",
+    "clip_grad_norm",
+]
+
+
+def _number(value: object, name: str, low: float = 0.0, high: float = math.inf, *, open_high: bool = False) -> float:
+    """``value`` as a float, checked to lie in [low, high] (or [low, high)), else a clear error."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and low <= value and (value < high if open_high else value <= high):  # type: ignore[operator]
+        return float(value)  # type: ignore[arg-type]
+    bracket = ")" if open_high else "]"
+    raise ValueError(f"{name} must be a number in [{low:g}, {high:g}{bracket}, got {reprlib.repr(value)}")
+
+
+def _grad(p: Value) -> float:
+    g = p.grad
+    return g.data if isinstance(g, Value) else g  # a Value after backward(create_graph=True)
+
+
+class Optimizer:
+    """The common part: the parameter list, ``lr``, ``step()``, ``zero_grad()`` and saving state.
+
+    A subclass names its hyperparameters and its per-parameter buffers, checks the hyperparameters
+    in ``_check`` and writes its rule for one parameter in ``_update(i, p, g)``, returning the new
+    value of parameter ``i``.
+    """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("lr",)
+    buffers: ClassVar[tuple[str, ...]] = ()
+    lr: float
+
+    def __init__(self, params: Iterable[Value], **hyperparameters: Any) -> None:
+        if hasattr(params, "parameters"):
+            raise TypeError(f"{type(self).__name__}() takes the parameters, not the model: pass model.parameters()")
+        self.params: list[Value] = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}() got no parameters to optimize")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{type(self).__name__}() parameters must be Values, got {reprlib.repr(p)} at {i}")
+        if len(set(self.params)) != len(self.params):
+            raise ValueError(f"{type(self).__name__}() got the same parameter twice; pass each Value once")
+        self.__dict__.update(self._check(hyperparameters))
+        self.step_count = 0
+        self.state: dict[str, list[float]] = {name: [0.0] * len(self.params) for name in self.buffers}
+
+    def _check(self, h: dict[str, Any]) -> dict[str, Any]:
+        """The hyperparameters, checked (a subclass adds its own checks)."""
+        return {"lr": _number(h["lr"], "lr")}
+
+    def _update(self, i: int, p: float, g: float) -> float:
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        """Update every parameter from its ``.grad``, all of them or (on a non-finite result) none."""
+        saved = {name: buffer[:] for name, buffer in self.state.items()}
+        self.step_count += 1
+        new = [self._update(i, p.data, _grad(p)) for i, p in enumerate(self.params)]
+        bad = next((i for i, x in enumerate(new) if not math.isfinite(x)), None)
+        if bad is not None:
+            self.state, self.step_count = saved, self.step_count - 1
+            name = self.params[bad].label or f"parameter {bad}"
+            raise ValueError(f"{type(self).__name__}.step() would make {name} {new[bad]}: the step is too "
+                             "large; lower lr, or clip the gradients with clip_grad_norm. Nothing was changed.")
+        for p, x in zip(self.params, new):
+            p.data = x
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: type, hyperparameters, step count and buffers (JSON-ready)."""
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": {h: _jsonable(getattr(self, h)) for h in self.hyperparameters},
+            "step_count": self.step_count,
+            "state": {name: buffer[:] for name, buffer in self.state.items()},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a ``state_dict()``: all of it, or (on any mismatch, named in the error) nothing."""
+        who = f"{type(self).__name__}.load_state_dict()"
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{who} needs a dict, got {type(state).__name__}")
+        _same_keys(state, ("type", "hyperparameters", "step_count", "state"), who, "state dict")
+        if state["type"] != type(self).__name__:
+            raise ValueError(f"{who}: this is the state of a {state['type']!r} optimizer, not of {type(self).__name__}")
+        h = state["hyperparameters"]
+        _same_keys(h, self.hyperparameters, who, "hyperparameters")
+        hyper = self._check({k: tuple(v) if isinstance(v, list) else v for k, v in h.items()})
+        steps = state["step_count"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"{who}: step_count must be a whole number >= 0, got {reprlib.repr(steps)}")
+        _same_keys(state["state"], self.buffers, who, "state")
+        buffers = {}
+        for name in self.buffers:
+            buffer = state["state"][name]
+            if not isinstance(buffer, list) or len(buffer) != len(self.params):
+                got = f"{len(buffer)} values" if isinstance(buffer, list) else reprlib.repr(buffer)
+                raise ValueError(f"{who}: state[{name!r}] needs one number per parameter ({len(self.params)}), "
+                                 f"got {got}; was it saved for a different model?")
+            buffers[name] = [_number(x, f"{who}: state[{name!r}][{i}]", -math.inf) for i, x in enumerate(buffer)]
+        self.__dict__.update(hyper)  # every check passed: now write
+        self.step_count = steps
+        self.state = buffers
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
+        return f"{type(self).__name__}({args})"
+
+
+def _jsonable(x: Any) -> Any:
+    return list(x) if isinstance(x, tuple) else x
+
+
+def _same_keys(d: object, expected: Iterable[str], who: str, what: str) -> None:
+    if not isinstance(d, Mapping):
+        raise TypeError(f"{who}: {what} must be a dict, got {reprlib.repr(d)}")
+    expected = list(expected)
+    missing = [k for k in expected if k not in d]
+    if missing:
+        raise ValueError(f"{who}: {what} is missing the key {missing[0]!r}")
+    unexpected = [k for k in d if k not in expected]
+    if unexpected:
+        raise ValueError(f"{who}: {what} has an unexpected key {unexpected[0]!r}")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum, Nesterov momentum and weight decay (L2).
+
+    PyTorch's rule: ``g += weight_decay p``; with momentum ``v = momentum v + g`` (v starts at 0,
+    so v = g on the first step), then ``g = v``, or ``g = g + momentum v`` with ``nesterov``;
+    finally ``p -= lr g``.
+
+    >>> w = Value(1.0); w.grad = 0.5
+    >>> SGD([w], lr=0.1).step()
+    >>> w.data
+    0.95
+    """
+
+    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
+    buffers = ("momentum_buffer",)
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+    def _check(self, h: dict[str, Any]) -> dict[str, Any]:
+        checked = {**super()._check(h), "momentum": _number(h["momentum"], "momentum"),
+                   "weight_decay": _number(h["weight_decay"], "weight_decay"), "nesterov": h["nesterov"]}
+        if not isinstance(h["nesterov"], bool):
+            raise TypeError(f"nesterov must be True or False, got {h['nesterov']!r}")
+        if h["nesterov"] and checked["momentum"] == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        return checked
+
+    def _update(self, i: int, p: float, g: float) -> float:
+        if self.weight_decay:
+            g += self.weight_decay * p
+        if self.momentum:
+            v = self.state["momentum_buffer"][i] = self.momentum * self.state["momentum_buffer"][i] + g
+            g = g + self.momentum * v if self.nesterov else v
+        return p - self.lr * g
+
+
+class RMSProp(Optimizer):
+    """Divides each step by a running root mean square of recent gradients (Hinton's RMSProp).
+
+    PyTorch's rule: ``g += weight_decay p``; ``s = alpha s + (1 - alpha) g^2``; with momentum
+    ``b = momentum b + g / (sqrt(s) + eps)`` and ``p -= lr b``, otherwise ``p -= lr g / (sqrt(s) + eps)``.
+
+    >>> w = Value(1.0); w.grad = 2.0
+    >>> RMSProp([w], lr=0.01).step()     # s = 0.01 * 4, so the step is lr * 2 / 0.2 = 0.1
+    >>> round(w.data, 6)
+    0.9
+    """
+
+    hyperparameters = ("lr", "alpha", "eps", "momentum", "weight_decay")
+    buffers = ("square_avg", "momentum_buffer")
+    alpha: float
+    eps: float
+    momentum: float
+    weight_decay: float
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, momentum=momentum, weight_decay=weight_decay)
+
+    def _check(self, h: dict[str, Any]) -> dict[str, Any]:
+        return {**super()._check(h), "alpha": _number(h["alpha"], "alpha", 0.0, 1.0),
+                "eps": _number(h["eps"], "eps"), "momentum": _number(h["momentum"], "momentum"),
+                "weight_decay": _number(h["weight_decay"], "weight_decay")}
+
+    def _update(self, i: int, p: float, g: float) -> float:
+        if self.weight_decay:
+            g += self.weight_decay * p
+        s = self.state["square_avg"][i] = self.alpha * self.state["square_avg"][i] + (1 - self.alpha) * g * g
+        step = g / (math.sqrt(s) + self.eps)
+        if self.momentum:
+            step = self.state["momentum_buffer"][i] = self.momentum * self.state["momentum_buffer"][i] + step
+        return p - self.lr * step
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015): momentum on the gradient, scaled per parameter by its running RMS.
+
+    PyTorch's rule at step t: ``g += weight_decay p``; ``m = b1 m + (1 - b1) g``;
+    ``v = b2 v + (1 - b2) g^2``; ``p -= lr m_hat / (sqrt(v_hat) + eps)`` with the bias corrections
+    ``m_hat = m / (1 - b1^t)`` and ``v_hat = v / (1 - b2^t)`` (m and v start at 0, biased towards it).
+
+    >>> w = Value(1.0); w.grad = 3.0
+    >>> Adam([w], lr=0.1).step()     # m_hat = 3, v_hat = 9: the first step is lr * sign(g)
+    >>> round(w.data, 6)
+    0.9
+    """
+
+    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    buffers = ("exp_avg", "exp_avg_sq")
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
+    decoupled = False  # AdamW: decay the parameter directly instead of adding to the gradient
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def _check(self, h: dict[str, Any]) -> dict[str, Any]:
+        betas = h["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {reprlib.repr(betas)}")
+        betas = tuple(_number(b, f"betas[{k}]", 0.0, 1.0, open_high=True) for k, b in enumerate(betas))
+        return {**super()._check(h), "betas": betas, "eps": _number(h["eps"], "eps"),
+                "weight_decay": _number(h["weight_decay"], "weight_decay")}
+
+    def _update(self, i: int, p: float, g: float) -> float:
+        (b1, b2), t = self.betas, self.step_count
+        if self.decoupled:
+            p -= self.lr * self.weight_decay * p
+        elif self.weight_decay:
+            g += self.weight_decay * p
+        m = self.state["exp_avg"][i] = b1 * self.state["exp_avg"][i] + (1 - b1) * g
+        v = self.state["exp_avg_sq"][i] = b2 * self.state["exp_avg_sq"][i] + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        return p - self.lr * m_hat / (math.sqrt(v_hat) + self.eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): ``p -= lr weight_decay p``, then Adam.
+
+    The decay shrinks every parameter at the same rate, whatever its gradient history, instead of
+    passing through Adam's per-parameter scaling as an L2 term in the gradient would.
+
+    >>> w = Value(1.0); w.grad = 0.0
+    >>> AdamW([w], lr=0.1, weight_decay=0.5).step()   # m = v = 0: only the decay, 1 - 0.1 * 0.5
+    >>> w.data
+    0.95
+    """
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
+    """Scale all gradients down together so their joint (L2) norm is at most ``max_norm``.
+
+    Returns the norm before clipping. As in PyTorch, the scale is ``max_norm / (norm + 1e-6)``,
+    applied only when it is below 1; the direction of the gradient is kept.
+
+    >>> a, b = Value(0.0), Value(0.0)
+    >>> a.grad, b.grad = 3.0, 4.0
+    >>> clip_grad_norm([a, b], 1.0)
+    5.0
+    >>> round(a.grad, 4), round(b.grad, 4)
+    (0.6, 0.8)
+    """
+    max_norm = _number(max_norm, "max_norm")
+    ps = list(params)
+    norm = math.sqrt(sum(_grad(p) ** 2 for p in ps))
+    scale = max_norm / (norm + 1e-6)
+    if scale < 1.0:
+        for p in ps:
+            p.grad = _grad(p) * scale
+    return norm
+
+
+class LRSchedule:
+    """Sets ``optimizer.lr`` to ``lr_at(t)`` after the t-th call of ``step()`` (t = 0 on creation).
+
+    ``base_lr`` is the optimizer's lr when the schedule is made. A subclass writes ``lr_at``.
+    Call ``step()`` once per epoch or once per optimizer step, whichever ``t`` should count.
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}() needs an optimizer, got {reprlib.repr(optimizer)}")
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.step_count = 0
+        optimizer.lr = self._lr(0)
+
+    def lr_at(self, t: int) -> float:
+        raise NotImplementedError
+
+    def _lr(self, t: int) -> float:
+        return _number(self.lr_at(t), f"{type(self).__name__}: the learning rate at step {t}")
+
+    def step(self) -> None:
+        """Advance one step and set the optimizer's learning rate."""
+        self.step_count += 1
+        self.optimizer.lr = self._lr(self.step_count)
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"type", "base_lr", "step_count"}``: with it the schedule resumes where it was."""
+        return {"type": type(self).__name__, "base_lr": self.base_lr, "step_count": self.step_count}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a ``state_dict()`` and set the optimizer's lr to match it."""
+        who = f"{type(self).__name__}.load_state_dict()"
+        _same_keys(state, ("type", "base_lr", "step_count"), who, "state dict")
+        if state["type"] != type(self).__name__:
+            raise ValueError(f"{who}: this is the state of a {state['type']!r} schedule")
+        steps = state["step_count"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"{who}: step_count must be a whole number >= 0, got {reprlib.repr(steps)}")
+        base_lr = _number(state["base_lr"], f"{who}: base_lr")
+        old = self.base_lr
+        self.base_lr = base_lr
+        try:
+            lr = self._lr(steps)
+        except ValueError:
+            self.base_lr = old
+            raise
+        self.step_count, self.optimizer.lr = steps, lr
+
+
+class StepLR(LRSchedule):
+    """Multiply the learning rate by ``gamma`` every ``step_size`` steps: ``base_lr gamma^(t // step_size)``.
+
+    >>> opt = SGD([Value(0.0)], lr=1.0)
+    >>> sched = StepLR(opt, step_size=2, gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     sched.step(); lrs.append(opt.lr)
+    >>> lrs
+    [1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"step_size must be a whole number >= 1, got {step_size!r}")
+        self.step_size, self.gamma = step_size, _number(gamma, "gamma")
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int) -> float:
+        return self.base_lr * self.gamma ** (t // self.step_size)
+
+
+class CosineAnnealingLR(LRSchedule):
+    """From ``base_lr`` down to ``eta_min`` along half a cosine over ``T_max`` steps.
+
+    ``lr = eta_min + (base_lr - eta_min) (1 + cos(pi t / T_max)) / 2``.
+
+    >>> opt = SGD([Value(0.0)], lr=1.0)
+    >>> sched = CosineAnnealingLR(opt, T_max=2)
+    >>> sched.step(); opt.lr     # half way: the mean of 1 and 0
+    0.5
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
+        if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max < 1:
+            raise ValueError(f"T_max must be a whole number >= 1, got {T_max!r}")
+        self.T_max, self.eta_min = T_max, _number(eta_min, "eta_min")
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int) -> float:
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+
+
+class LinearLR(LRSchedule):
+    """Scale ``base_lr`` by a factor going linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` steps, then staying there.
+
+    micrograd's demo, ``lr = 1.0 - 0.9 k / 100``, is ``LinearLR(SGD(ps, lr=1.0), 1.0, 0.1, 100)``.
+
+    >>> opt = SGD([Value(0.0)], lr=1.0)
+    >>> sched = LinearLR(opt, start_factor=1.0, end_factor=0.1, total_iters=100)
+    >>> for _ in range(50):
+    ...     sched.step()
+    >>> round(opt.lr, 6)
+    0.55
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, start_factor: float = 1 / 3, end_factor: float = 1.0, total_iters: int = 5
+    ) -> None:
+        if isinstance(total_iters, bool) or not isinstance(total_iters, int) or total_iters < 1:
+            raise ValueError(f"total_iters must be a whole number >= 1, got {total_iters!r}")
+        self.start_factor = _number(start_factor, "start_factor")
+        self.end_factor = _number(end_factor, "end_factor")
+        self.total_iters = total_iters
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int) -> float:
+        progress = min(t, self.total_iters) / self.total_iters
+        return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+
+
+class LambdaLR(LRSchedule):
+    """``lr = base_lr * lr_lambda(t)`` for any function of the step number.
+
+    >>> opt = SGD([Value(0.0)], lr=0.1)
+    >>> sched = LambdaLR(opt, lambda t: 1 / (1 + t))
+    >>> sched.step(); round(opt.lr, 6)
+    0.05
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float]) -> None:
+        if not callable(lr_lambda):
+            raise TypeError(f"lr_lambda must be a function of the step number, got {lr_lambda!r}")
+        self.lr_lambda = lr_lambda
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int) -> float:
+        return self.base_lr * self.lr_lambda(t)
