@@ -31,13 +31,14 @@ changes at the rate 6 (off by a factor of 2: is a factor missing?)
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import reprlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from .engine import Value, _is_real, apply_op, enable_grad, grad
 from .ops import DomainError, Op
@@ -272,9 +273,9 @@ def _check_settings(eps: float, atol: float, rtol: float) -> None:
 
 def _leaves(inputs: Inputs) -> list[Value]:
     """The inputs as Values: a Value is kept as it is, a number becomes a new leaf."""
-    items = [inputs] if isinstance(inputs, Value) or _is_real(inputs) else inputs
+    items: Any = [inputs] if isinstance(inputs, Value) or _is_real(inputs) else inputs
     try:
-        items = list(items)  # type: ignore[arg-type]
+        items = list(items)
     except TypeError:
         raise TypeError(f"inputs must be a number, a Value, or a list of them, got {reprlib.repr(inputs)}") from None
     if not items:
@@ -421,7 +422,7 @@ class _Checker:
         rows = []
         for i, name in enumerate(self.names):
             (numeric,) = _central(lambda: (_call(self.f, self.leaves).data,), self.leaves, i, self.eps, name)
-            rows.append(self._row(name, analytic[i], numeric, lambda i=i: self._diagnose(out, [], i, i)))
+            rows.append(self._row(name, analytic[i], numeric, functools.partial(self._diagnose, out, [], i, i)))
         return rows
 
     def second_order_rows(self) -> list[Row]:
@@ -432,7 +433,7 @@ class _Checker:
         columns = [_central(self._gradient_data, self.leaves, j, self.eps, name) for j, name in enumerate(self.names)]
         return [
             self._row(f"{name_i}, {name_j}", hessian[i][j], columns[j][i],
-                      lambda i=i, j=j: self._diagnose(out, [grads[i]], i, j))
+                      functools.partial(self._diagnose, out, [grads[i]], i, j))
             for i, name_i in enumerate(self.names)
             for j, name_j in enumerate(self.names)
         ]
@@ -593,7 +594,7 @@ def _as_partials(result: object, n: int) -> tuple[Any, ...] | str:
     if isinstance(result, Value) or _is_real(result):
         return f"its derivative rule returned {result!r}, a bare number: return a tuple, e.g. ({result!r},)"
     try:
-        partials = tuple(result)  # type: ignore[call-overload]
+        partials = tuple(cast(Iterable[Any], result))
     except TypeError:
         return f"its derivative rule returned {reprlib.repr(result)}: return a tuple with one partial per input"
     if len(partials) != n:

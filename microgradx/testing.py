@@ -166,8 +166,8 @@ def _arity(draw: Callable[..., Any], op: Op) -> int:
     if op.arity is not None:
         return op.arity
     if op is ops.DOT:  # weights then inputs: an even count
-        return 2 * draw(st.integers(1, 2))
-    return draw(st.integers(1, 4))
+        return 2 * int(draw(st.integers(1, 2)))
+    return int(draw(st.integers(1, 4)))
 
 
 @st.composite
@@ -252,6 +252,10 @@ def mlps(
     ``nin`` up to ``max_inputs``, up to ``max_layers`` hidden layers of up to ``max_width`` neurons,
     then ``nout`` outputs. ``activations`` are names from ``microgradx.nn.ACTIVATIONS`` (default: all
     of them). Each network is made with a drawn ``seed``, so an example always has the same weights.
+
+    >>> from hypothesis import find
+    >>> find(mlps(max_layers=1, activations=["tanh"]), lambda model: len(model.layers) == 2)
+    MLP of [Layer of [TanhNeuron(1)], Layer of [LinearNeuron(1)]]
     """
 
     @st.composite
