@@ -1,0 +1,233 @@
+"""The training loop: forward, loss, backward, step, over the data, epoch after epoch.
+
+``fit`` runs the loop you would write by hand, keeps a :class:`History` (loss and accuracy per
+epoch, loss per step) and shows a progress bar (tqdm's, which draws a widget in Jupyter) unless
+``progress=False``. Ctrl-C (or Jupyter's stop button) ends training cleanly after the current step:
+the model, the optimizer and the history all stop at the same completed step.
+
+>>> from microgradx.nn import MLP
+>>> from microgradx.optim import SGD
+>>> from microgradx.data import make_blobs
+>>> X, y = make_blobs(40, centers=[[-2, -2], [2, 2]], std=0.5, seed=0)
+>>> model = MLP(2, [8, 1], seed=0)
+>>> history = fit(model, X, 2 * y - 1, loss="hinge", optimizer=SGD(model.parameters(), lr=0.05),
+...               epochs=20, progress=False)
+>>> history.accuracy[-1]
+1.0
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from . import losses
+from .data import Seed, _check_xy, _rng, minibatches
+from .engine import Value, no_grad
+from .nn import Module
+from .optim import LRSchedule, Optimizer
+
+__all__ = ["History", "fit", "evaluate", "LOSSES", "ACCURACY"]
+
+LossFn = Callable[[Any, Any], Value]
+AccuracyFn = Callable[[Any, Any], float]  # (one prediction, its target) -> fraction right, 0 to 1
+
+LOSSES: dict[str, LossFn] = {
+    name: getattr(losses, name) for name in ("mse", "hinge", "binary_cross_entropy", "cross_entropy")
+}
+
+
+def _fraction(pred: Any, target: Any, right: Callable[[float, float], bool]) -> float:
+    if isinstance(pred, Value):
+        return float(right(pred.data, target))
+    return sum(right(p.data, t) for p, t in zip(pred, target)) / len(pred)
+
+
+def _sign_accuracy(score: Any, label: Any) -> float:
+    return _fraction(score, label, lambda s, y: (s > 0) == (y > 0))
+
+
+def _logit_accuracy(logit: Any, target: Any) -> float:
+    return _fraction(logit, target, lambda z, y: (z > 0) == (y > 0.5))
+
+
+def _argmax_accuracy(logits: Any, target: Any) -> float:
+    return float(max(range(len(logits)), key=lambda k: logits[k].data) == target)
+
+
+# How to tell a right prediction, for the losses of classification: the sign of a hinge score, the
+# sign of a logit, the largest of the class logits.
+ACCURACY: dict[LossFn, AccuracyFn] = {
+    losses.hinge: _sign_accuracy,
+    losses.binary_cross_entropy: _logit_accuracy,
+    losses.cross_entropy: _argmax_accuracy,
+}
+
+
+@dataclass
+class History:
+    """What ``fit`` recorded: ``loss`` and ``accuracy`` per epoch (accuracy stays empty for a loss
+    without one, such as mse), ``step_loss`` per optimizer step, and whether Ctrl-C stopped it.
+
+    The epoch figures are the means over the epoch's examples, as measured during the epoch
+    (before each step's update). After an interruption the last epoch entry covers only the steps
+    that ran.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+    interrupted: bool = False
+
+    def __repr__(self) -> str:
+        if not self.loss:
+            return "History(no epochs)"
+        text = f"History({len(self.loss)} epochs, {len(self.step_loss)} steps"
+        text += f", loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"
+        if self.accuracy:
+            text += f", accuracy {self.accuracy[0]:.1%} -> {self.accuracy[-1]:.1%}"
+        return text + (", interrupted)" if self.interrupted else ")")
+
+
+class _StopOnInterrupt:
+    """Turns the first Ctrl-C into a request to stop after the current step; a second one stops at once.
+
+    Python delivers signals to the main thread only, so elsewhere nothing is installed (and no
+    Ctrl-C can arrive there anyway).
+    """
+
+    def __enter__(self) -> _StopOnInterrupt:
+        self.requested = False
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.default_int_handler)
+
+
+def _loss_function(loss: str | LossFn) -> LossFn:
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}, or pass a function")
+        return LOSSES[loss]
+    if not callable(loss):
+        raise TypeError(f"loss must be a loss name or a function (predictions, targets) -> Value, got {loss!r}")
+    return loss
+
+
+def fit(
+    model: Module | Callable[[Any], Any],
+    X: Any,
+    y: Any,
+    *,
+    loss: str | LossFn,
+    optimizer: Optimizer,
+    epochs: int = 1,
+    batch_size: int | None = None,
+    schedule: LRSchedule | None = None,
+    l2: float = 0.0,
+    accuracy: AccuracyFn | None = None,
+    shuffle: bool = True,
+    seed: Seed = None,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` on ``(X, y)`` and return the :class:`History`.
+
+    Each step takes a batch (``batch_size`` rows, or all of them for None), computes
+    ``loss(predictions, targets)`` plus ``l2 * losses.l2(parameters)``, zeroes the gradients,
+    runs ``backward()`` and ``optimizer.step()``. ``loss`` is a function of :mod:`microgradx.losses`
+    or its name. ``schedule`` steps once per epoch. ``accuracy(prediction, target)`` scores one
+    example; by default it is chosen from the loss (the sign for hinge and binary cross-entropy,
+    the largest logit for cross-entropy; none for mse). ``seed`` fixes the order of the batches.
+    """
+    loss_fn = _loss_function(loss)
+    accuracy_fn = accuracy if accuracy is not None else ACCURACY.get(loss_fn)
+    X, y = _check_xy(X, y, "fit()")
+    if len(X) == 0:
+        raise ValueError("fit() got no examples to train on")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an optimizer of microgradx.optim, got {optimizer!r}")
+    if not (isinstance(l2, (int, float)) and 0 <= l2 < math.inf):
+        raise ValueError(f"l2 is the weight of the L2 penalty, a number >= 0; got {l2!r}")
+    params = model.parameters() if isinstance(model, Module) else list(optimizer.params)
+    if isinstance(model, Module) and not set(optimizer.params) <= set(params):
+        raise ValueError("the optimizer's parameters are not this model's: make it with model.parameters()")
+    rng = _rng(seed)
+    history = History()
+    with _StopOnInterrupt() as stop, tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress) as bar:
+        for _ in bar:
+            total = right = 0.0
+            seen = 0
+            for X_batch, y_batch in minibatches(X, y, batch_size, shuffle, rng):
+                preds = [model(x) for x in X_batch]
+                targets = y_batch.tolist()
+                value = loss_fn(preds, targets)
+                if l2:
+                    value = value + l2 * losses.l2(params)
+                optimizer.zero_grad()
+                value.backward()
+                optimizer.step()
+                history.step_loss.append(value.data)
+                total += value.data * len(preds)
+                if accuracy_fn is not None:
+                    right += sum(accuracy_fn(p, t) for p, t in zip(preds, targets))
+                seen += len(preds)
+                if stop.requested:
+                    break
+            history.loss.append(total / seen)
+            postfix = {"loss": f"{history.loss[-1]:.4g}"}
+            if accuracy_fn is not None:
+                history.accuracy.append(right / seen)
+                postfix["accuracy"] = f"{history.accuracy[-1]:.1%}"
+            bar.set_postfix(postfix)
+            if stop.requested:
+                history.interrupted = True
+                if progress:
+                    bar.write(f"fit: stopped by Ctrl-C after {len(history.step_loss)} steps; the model and the "
+                              "history include every completed step")
+                break
+            if schedule is not None:
+                schedule.step()
+    return history
+
+
+def evaluate(
+    model: Callable[[Any], Any], X: Any, y: Any, *, loss: str | LossFn, accuracy: AccuracyFn | None = None
+) -> tuple[float, float | None]:
+    """The loss and the accuracy (None for a loss without one) of ``model`` on ``(X, y)``, without
+    building a graph or touching any gradient.
+
+    >>> from microgradx.nn import MLP
+    >>> model = MLP(1, [1], seed=0)
+    >>> model.load_state_dict({"layers.0.neurons.0.w.0": 2.0, "layers.0.neurons.0.b": 0.0})
+    IncompatibleKeys(missing=[], unexpected=[])
+    >>> evaluate(model, [[1.0], [-1.0]], [1, 1], loss="hinge")   # scores 2 and -2
+    (1.5, 0.5)
+    """
+    loss_fn = _loss_function(loss)
+    accuracy_fn = accuracy if accuracy is not None else ACCURACY.get(loss_fn)
+    X, y = _check_xy(X, y, "evaluate()")
+    with no_grad():
+        preds = [model(x) for x in X]
+        targets = y.tolist()
+        value = loss_fn(preds, targets).data
+    if accuracy_fn is None:
+        return value, None
+    return value, sum(accuracy_fn(p, t) for p, t in zip(preds, targets)) / len(preds)
