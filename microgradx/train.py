@@ -196,7 +196,7 @@ def fit(
             if accuracy_fn is not None:
                 history.accuracy.append(right / seen)
                 postfix["accuracy"] = f"{history.accuracy[-1]:.1%}"
-            bar.set_postfix(postfix)
+            bar.set_postfix(postfix, refresh=False)
             if stop.requested:
                 history.interrupted = True
                 if progress:
