@@ -33,7 +33,7 @@ def _pairs(preds: Any, targets: Any, where: str) -> list[tuple[Value, float]]:
             targets = targets.data
         if not isinstance(targets, numbers.Real):
             raise ValueError(f"{where}: one prediction needs one target, got {reprlib.repr(targets)}")
-        return [(preds if isinstance(preds, Value) else Value(preds), float(targets))]
+        return [(preds if isinstance(preds, Value) else Value(float(preds)), float(targets))]
     try:
         n, m = len(preds), len(targets)
     except TypeError:
@@ -120,10 +120,11 @@ def _cross_entropy_one(logits: Any, target: Any) -> Value:
                         "binary_cross_entropy's job)")
     if isinstance(target, bool) or not isinstance(target, numbers.Integral):
         raise TypeError(f"cross_entropy() needs the target as a class index (an int), got {reprlib.repr(target)}")
-    if not 0 <= target < len(logits):
-        raise ValueError(f"cross_entropy(): class index {target} is out of range for {len(logits)} logits "
+    index = int(target)
+    if not 0 <= index < len(logits):
+        raise ValueError(f"cross_entropy(): class index {index} is out of range for {len(logits)} logits "
                          f"(valid: 0 to {len(logits) - 1})")
-    return F.logsumexp(logits) - logits[int(target)]
+    return F.logsumexp(logits) - logits[index]  # type: ignore[no-any-return]
 
 
 def l2(params: Iterable[Value]) -> Value:

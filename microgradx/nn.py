@@ -66,7 +66,9 @@ class Module:
     The parameters are found by walking the module's attributes in the order they were set: a
     ``Value`` is a parameter, and a ``Module`` or a list of Values and Modules is walked in turn.
     The path is the name: ``layers.0.neurons.3.w.1``. Attributes whose name starts with ``_`` are
-    skipped, so keep any Values that are not parameters there.
+    skipped, so keep any Values that are not parameters there. A subclass ends its ``__init__``
+    with ``self._label_parameters()`` to make each parameter's label its name, as the classes
+    here do.
 
     >>> class Line(Module):
     ...     def __init__(self):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ def _loss_function(loss: str | LossFn) -> LossFn:
 
 
 def fit(
-    model: Module | Callable[[Any], Any],
+    model: Callable[[Any], Any],
     X: Any,
     y: Any,
     *,
@@ -176,6 +177,8 @@ def fit(
             total = right = 0.0
             seen = 0
             for X_batch, y_batch in minibatches(X, y, batch_size, shuffle, rng):
+                if stop.requested:  # Ctrl-C came during the last step, which has completed
+                    break
                 preds = [model(x) for x in X_batch]
                 targets = y_batch.tolist()
                 value = loss_fn(preds, targets)
@@ -189,19 +192,18 @@ def fit(
                 if accuracy_fn is not None:
                     right += sum(accuracy_fn(p, t) for p, t in zip(preds, targets))
                 seen += len(preds)
-                if stop.requested:
-                    break
-            history.loss.append(total / seen)
-            postfix = {"loss": f"{history.loss[-1]:.4g}"}
-            if accuracy_fn is not None:
-                history.accuracy.append(right / seen)
-                postfix["accuracy"] = f"{history.accuracy[-1]:.1%}"
-            bar.set_postfix(postfix, refresh=False)
+            if seen:
+                history.loss.append(total / seen)
+                postfix = {"loss": f"{history.loss[-1]:.4g}"}
+                if accuracy_fn is not None:
+                    history.accuracy.append(right / seen)
+                    postfix["accuracy"] = f"{history.accuracy[-1]:.1%}"
+                bar.set_postfix(postfix, refresh=False)
             if stop.requested:
                 history.interrupted = True
                 if progress:
                     bar.write(f"fit: stopped by Ctrl-C after {len(history.step_loss)} steps; the model and the "
-                              "history include every completed step")
+                              "history include every completed step", file=sys.stderr)
                 break
             if schedule is not None:
                 schedule.step()

@@ -110,29 +110,30 @@ def interrupting(loss, at_call, presses=1):
     return wrapped
 
 
-def test_ctrl_c_stops_after_the_current_step():
+@pytest.mark.parametrize(("at_step", "epochs_recorded"), [(6, 2), (4, 1), (1, 1)])
+def test_ctrl_c_stops_after_the_current_step(at_step, epochs_recorded):
     X, y = make_blobs(40, centers=[[-2, -2], [2, 2]], std=0.5, seed=0)
     y = 2 * y - 1
     model = MLP(2, [4, 1], seed=0)
     optimizer = SGD(model.parameters(), lr=0.1)
     handler = signal.getsignal(signal.SIGINT)
-    history = fit(model, X, y, loss=interrupting(losses.hinge, 6), accuracy=ACCURACY[losses.hinge],
+    history = fit(model, X, y, loss=interrupting(losses.hinge, at_step), accuracy=ACCURACY[losses.hinge],
                   optimizer=optimizer, epochs=10, batch_size=10, seed=0, progress=False)
     assert signal.getsignal(signal.SIGINT) is handler  # restored
-    # the 6th step (the 2nd of epoch 2) completed, then training stopped
-    assert history.interrupted and len(history.step_loss) == 6 and optimizer.step_count == 6
-    assert len(history.loss) == len(history.accuracy) == 2
+    # 4 steps per epoch: the step during which Ctrl-C came completed, then training stopped
+    assert history.interrupted and len(history.step_loss) == at_step and optimizer.step_count == at_step
+    assert len(history.loss) == len(history.accuracy) == epochs_recorded
 
     again = MLP(2, [4, 1], seed=0)
     opt = SGD(again.parameters(), lr=0.1)
     rng = np.random.default_rng(0)
-    batches = [b for _ in range(2) for b in minibatches(X, y, 10, seed=rng)][:6]
+    batches = [b for _ in range(2) for b in minibatches(X, y, 10, seed=rng)][:at_step]
     for X_batch, y_batch in batches:
         loss = losses.hinge([again(x) for x in X_batch], y_batch.tolist())
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert model.state_dict() == again.state_dict()  # the model holds exactly 6 whole steps
+    assert model.state_dict() == again.state_dict()  # the model holds exactly the completed steps
 
 
 def test_a_second_ctrl_c_interrupts_at_once():
