@@ -78,7 +78,11 @@ class Module:
     """
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """Every parameter with its dotted name, in a fixed order (each shared Value once)."""
+        """Every parameter with its dotted name, in a fixed order (each shared Value once).
+
+        >>> [name for name, _ in Layer(1, 2, seed=0).named_parameters()]
+        ['neurons.0.w.0', 'neurons.0.b', 'neurons.1.w.0', 'neurons.1.b']
+        """
         found: list[tuple[str, Value]] = []
         seen: set[Value] = set()
         for attr, value in vars(self).items():
@@ -95,12 +99,22 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to 0 (gradients accumulate across ``backward()`` calls)."""
+        """Set every parameter's ``.grad`` to 0 (gradients accumulate across ``backward()`` calls).
+
+        >>> n = Neuron(1, seed=0)
+        >>> n([2.0]).backward(); n.zero_grad()
+        >>> [p.grad for p in n.parameters()]
+        [0.0, 0.0]
+        """
         for p in self.parameters():
             p.grad = 0.0
 
     def state_dict(self) -> dict[str, float]:
-        """The parameters' values by name: ``{"layers.0.neurons.0.w.0": 0.23, ...}``."""
+        """The parameters' values by name, as plain floats (what :func:`microgradx.io.save` writes).
+
+        >>> Neuron(2, init=lambda fan_in, fan_out, rng: [0.5, -0.5]).state_dict()
+        {'w.0': 0.5, 'w.1': -0.5, 'b': 0.0}
+        """
         return {name: p.data for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:

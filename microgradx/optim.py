@@ -63,6 +63,14 @@ class Optimizer:
     A subclass names its hyperparameters and its per-parameter buffers, checks the hyperparameters
     in ``_check`` and writes its rule for one parameter in ``_update(i, p, g)``, returning the new
     value of parameter ``i``.
+
+    >>> class SignSGD(Optimizer):     # p -= lr sign(g)
+    ...     def _update(self, i, p, g):
+    ...         return p - self.lr * ((g > 0) - (g < 0))
+    >>> w = Value(1.0); w.grad = -3.0
+    >>> SignSGD([w], lr=0.25).step()
+    >>> w.data
+    1.25
     """
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("lr",)
@@ -97,7 +105,12 @@ class Optimizer:
             p.grad = 0.0
 
     def step(self) -> None:
-        """Update every parameter from its ``.grad``, all of them or (on a non-finite result) none."""
+        """Update every parameter from its ``.grad``, all of them or (on a non-finite result) none.
+
+        >>> w = Value(1.0); w.grad = 2.0
+        >>> SGD([w], lr=0.5).step(); w.data
+        0.0
+        """
         saved = {name: buffer[:] for name, buffer in self.state.items()}
         self.step_count += 1
         new = [self._update(i, p.data, _grad(p)) for i, p in enumerate(self.params)]
@@ -111,7 +124,11 @@ class Optimizer:
             p.data = x
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: type, hyperparameters, step count and buffers (JSON-ready)."""
+        """Everything needed to resume: type, hyperparameters, step count and buffers (JSON-ready).
+
+        >>> SGD([Value(1.0)], lr=0.1, momentum=0.9).state_dict()["state"]
+        {'momentum_buffer': [0.0]}
+        """
         return {
             "type": type(self).__name__,
             "hyperparameters": {h: _jsonable(getattr(self, h)) for h in self.hyperparameters},
@@ -362,6 +379,14 @@ class LRSchedule:
 
     ``base_lr`` is the optimizer's lr when the schedule is made. A subclass writes ``lr_at``.
     Call ``step()`` once per epoch or once per optimizer step, whichever ``t`` should count.
+
+    >>> class Halving(LRSchedule):
+    ...     def lr_at(self, t):
+    ...         return self.base_lr / 2**t
+    >>> opt = SGD([Value(0.0)], lr=0.8)
+    >>> schedule = Halving(opt)
+    >>> schedule.step(); schedule.step(); opt.lr
+    0.2
     """
 
     def __init__(self, optimizer: Optimizer) -> None:

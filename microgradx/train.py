@@ -4,16 +4,6 @@
 epoch, loss per step) and shows a progress bar (tqdm's, which draws a widget in Jupyter) unless
 ``progress=False``. Ctrl-C (or Jupyter's stop button) ends training cleanly after the current step:
 the model, the optimizer and the history all stop at the same completed step.
-
->>> from microgradx.nn import MLP
->>> from microgradx.optim import SGD
->>> from microgradx.data import make_blobs
->>> X, y = make_blobs(40, centers=[[-2, -2], [2, 2]], std=0.5, seed=0)
->>> model = MLP(2, [8, 1], seed=0)
->>> history = fit(model, X, 2 * y - 1, loss="hinge", optimizer=SGD(model.parameters(), lr=0.05),
-...               epochs=20, progress=False)
->>> history.accuracy[-1]
-1.0
 """
 
 from __future__ import annotations
@@ -80,6 +70,9 @@ class History:
     The epoch figures are the means over the epoch's examples, as measured during the epoch
     (before each step's update). After an interruption the last epoch entry covers only the steps
     that ran.
+
+    >>> History(loss=[0.9, 0.2], accuracy=[0.5, 1.0], step_loss=[0.9, 0.2])
+    History(2 epochs, 2 steps, loss 0.9 -> 0.2, accuracy 50.0% -> 100.0%)
     """
 
     loss: list[float] = field(default_factory=list)
@@ -155,6 +148,15 @@ def fit(
     or its name. ``schedule`` steps once per epoch. ``accuracy(prediction, target)`` scores one
     example; by default it is chosen from the loss (the sign for hinge and binary cross-entropy,
     the largest logit for cross-entropy; none for mse). ``seed`` fixes the order of the batches.
+
+    >>> from microgradx.nn import MLP
+    >>> from microgradx.optim import SGD
+    >>> from microgradx.data import make_blobs
+    >>> X, y = make_blobs(40, centers=[[-2, -2], [2, 2]], std=0.5, seed=0)
+    >>> model = MLP(2, [8, 1], seed=0)
+    >>> fit(model, X, 2 * y - 1, loss="hinge", optimizer=SGD(model.parameters(), lr=0.05),
+    ...     epochs=20, batch_size=10, seed=0, progress=False)
+    History(20 epochs, 80 steps, loss ... -> ..., accuracy ... -> 100.0%)
     """
     loss_fn = _loss_function(loss)
     accuracy_fn = accuracy if accuracy is not None else ACCURACY.get(loss_fn)
