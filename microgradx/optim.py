@@ -113,14 +113,17 @@ class Optimizer:
         """
         saved = {name: buffer[:] for name, buffer in self.state.items()}
         self.step_count += 1
-        new = [self._update(i, p.data, _grad(p)) for i, p in enumerate(self.params)]
-        bad = next((i for i, x in enumerate(new) if not math.isfinite(x)), None)
-        if bad is not None:
+        try:
+            new = [self._update(i, p.data, _grad(p)) for i, p in enumerate(self.params)]
+            bad = next((i for i, x in enumerate(new) if not math.isfinite(x)), None)
+            if bad is not None:
+                name = self.params[bad].label or f"parameter {bad}"
+                raise ValueError(f"{type(self).__name__}.step() would make {name} {new[bad]}: the step is too "
+                                 "large; lower lr, or clip the gradients with clip_grad_norm. Nothing was changed.")
+        except BaseException:  # leave the optimizer as it was before the step
             self.state, self.step_count = saved, self.step_count - 1
-            name = self.params[bad].label or f"parameter {bad}"
-            raise ValueError(f"{type(self).__name__}.step() would make {name} {new[bad]}: the step is too "
-                             "large; lower lr, or clip the gradients with clip_grad_norm. Nothing was changed.")
-        for p, x in zip(self.params, new):
+            raise
+        for p, x in zip(self.params, new):  # every new value is finite: now write
             p.data = x
 
     def state_dict(self) -> dict[str, Any]:
@@ -366,7 +369,7 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     """
     max_norm = _number(max_norm, "max_norm")
     ps = list(params)
-    norm = math.sqrt(sum(_grad(p) ** 2 for p in ps))
+    norm = math.hypot(*(_grad(p) for p in ps))  # sqrt(sum g^2), without overflowing for huge g
     scale = max_norm / (norm + 1e-6)
     if scale < 1.0:
         for p in ps:

@@ -292,5 +292,8 @@ def test_clip_grad_norm():
     assert clip_grad_norm(ps, 1.0) == 5.0
     assert [p.grad for p in ps] == pytest.approx([0.6, 0.8], rel=1e-6)
     assert math.hypot(*(p.grad for p in ps)) <= 1.0
+    ps[0].grad, ps[1].grad = 3e200, 4e200  # their squares overflow a float; the norm does not
+    assert clip_grad_norm(ps, 1.0) == pytest.approx(5e200)
+    assert [p.grad for p in ps] == pytest.approx([0.6, 0.8], rel=1e-6)
     with pytest.raises(ValueError, match="max_norm must be a number"):
         clip_grad_norm(ps, -1)
