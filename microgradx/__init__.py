@@ -8,12 +8,21 @@
 7.0
 """
 
-from . import functional, ops
+from . import data, functional, init, losses, nn, ops, optim, serialization, train
 from .engine import DomainError, Value, apply_op, define_op, enable_grad, grad, is_grad_enabled, no_grad
+from .nn import MLP, Layer, Module, Neuron, Perceptron
+from .optim import SGD, Adam, AdamW, RMSProp
+from .serialization import SaveFileError, load, save
+from .train import History, evaluate, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # the engine
     "Value", "grad", "no_grad", "enable_grad", "is_grad_enabled", "apply_op", "define_op", "DomainError",
-    "functional", "ops",
+    # neural networks
+    "Module", "Neuron", "Layer", "MLP", "Perceptron", "SGD", "Adam", "AdamW", "RMSProp",
+    "fit", "evaluate", "History", "save", "load", "SaveFileError",
+    # modules
+    "functional", "ops", "nn", "init", "losses", "optim", "data", "train", "serialization",
 ]

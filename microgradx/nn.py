@@ -110,7 +110,7 @@ class Module:
             p.grad = 0.0
 
     def state_dict(self) -> dict[str, float]:
-        """The parameters' values by name, as plain floats (what :func:`microgradx.io.save` writes).
+        """The parameters' values by name, as plain floats (what :func:`microgradx.serialization.save` writes).
 
         >>> Neuron(2, init=lambda fan_in, fan_out, rng: [0.5, -0.5]).state_dict()
         {'w.0': 0.5, 'w.1': -0.5, 'b': 0.0}

@@ -1,4 +1,4 @@
-"""microgradx.io: save/load round trips (models, optimizers, schedules) and every bad-file case, each
+"""microgradx.serialization: save/load round trips (models, optimizers, schedules) and every bad-file case, each
 with a clear error and the model left untouched."""
 
 import json
@@ -7,9 +7,9 @@ import math
 import pytest
 
 from microgradx.engine import Value
-from microgradx.io import VERSION, SaveFileError, load, save
 from microgradx.nn import MLP
 from microgradx.optim import SGD, Adam, StepLR
+from microgradx.serialization import VERSION, SaveFileError, load, save
 
 
 def trained(seed=0, steps=3):
