@@ -7,6 +7,7 @@ under test. Wrong derivative rules are made on purpose with define_op, each with
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import pytest
@@ -372,5 +373,9 @@ def test_a_user_op_with_the_wrong_number_of_partials_is_named() -> None:
 def test_a_user_op_shows_in_the_graph_drawing() -> None:
     viz = pytest.importorskip("microgradx.viz", reason="the visualizer is not there yet")
     x = Value(0.5, label="x")
-    dot = viz.draw_graph(swish(x) * 2.0)
-    assert "swish" in dot.source
+    y = swish(x) * 2.0
+    y.backward()
+    source = viz.draw_graph(y).source
+    assert re.search(r"label=<?\"?swish\b", source), source  # the op node carries the op's name
+    (dy,) = grad(swish(x), [x], create_graph=True)
+    assert "sigmoid" in viz.draw_graph(dy).source  # the derivative's graph is drawable too, built from ops.sigmoid
