@@ -10,6 +10,7 @@
 
 from . import data, functional, init, losses, nn, ops, optim, serialization, train
 from .engine import DomainError, Value, apply_op, define_op, enable_grad, grad, is_grad_enabled, no_grad
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from .nn import MLP, Layer, Module, Neuron, Perceptron
 from .optim import SGD, Adam, AdamW, RMSProp
 from .serialization import SaveFileError, load, save
@@ -20,6 +21,9 @@ __version__ = "0.1.0"
 __all__ = [
     # the engine
     "Value", "grad", "no_grad", "enable_grad", "is_grad_enabled", "apply_op", "define_op", "DomainError",
+    # gradient checking (microgradx.gradcheck.check gives the report object; the hypothesis
+    # strategies are an explicit import: microgradx.testing)
+    "gradcheck", "gradgradcheck", "numerical_grad", "GradcheckError",
     # neural networks
     "Module", "Neuron", "Layer", "MLP", "Perceptron", "SGD", "Adam", "AdamW", "RMSProp",
     "fit", "evaluate", "History", "save", "load", "SaveFileError",

@@ -17,6 +17,7 @@ reverse topological order and applies the chain rule with them.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import reprlib
@@ -28,7 +29,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import ops
-from .ops import DomainError, Op
+from .ops import DomainError, Op, RuleError
 
 __all__ = ["Value", "grad", "no_grad", "enable_grad", "is_grad_enabled", "apply_op", "define_op", "DomainError"]
 
@@ -309,6 +310,7 @@ def define_op(
     arity: int | None = None,
     domain: str = "",
     valid: Callable[..., bool] | None = None,
+    kinks: Sequence[float] = (),
 ) -> Callable[..., Value]:
     """Make a new primitive op from its forward rule and its local derivative.
 
@@ -318,6 +320,9 @@ def define_op(
     ``backward`` and ``grad``. For second derivatives (``create_graph=True``) the derivative rule is
     called with Values instead of floats: write it with arithmetic and the float-or-Value functions
     of :mod:`microgradx.ops` (``ops.exp``, ``ops.tanh``, ``ops.sigmoid``, ...), not with ``math``.
+    ``arity`` defaults to the number of ``forward``'s parameters; ``domain`` (text) and ``valid``
+    (a predicate) describe where the op is defined; ``kinks`` lists inputs of a one-input op where
+    its derivative jumps, so gradient checks report them instead of failing there.
 
     >>> from microgradx import ops
     >>> swish = define_op("swish", lambda x: x * ops.sigmoid(x),
@@ -331,8 +336,25 @@ def define_op(
         raise TypeError(f"define_op() needs a non-empty name, got {name!r}")
     if not callable(forward) or not callable(derivative):
         raise TypeError(f"define_op({name!r}): forward and derivative must be functions")
-    op = Op(name, forward, derivative, arity=arity if arity is not None else _positional_arity(forward),
-            domain=domain, valid=valid)
+    arity = arity if arity is not None else _positional_arity(forward)
+    if arity is not None:
+        try:  # the rule gets the inputs, then the output
+            inspect.signature(derivative).bind(*range(arity + 1))
+        except TypeError as error:
+            args = ", ".join([*_input_names(arity), "out"])
+            raise TypeError(f"define_op({name!r}): the derivative must take the {arity} input(s) and the "
+                            f"output, as derivative({args}) ({error})") from None
+        except ValueError:  # a builtin without a signature: it will be called and checked then
+            pass
+
+    def checked_derivative(*xs_and_out: Any) -> Any:
+        partials = derivative(*xs_and_out)
+        if not isinstance(partials, (tuple, list)):
+            raise RuleError(f"the derivative rule of op {name!r} returned {reprlib.repr(partials)}; return a tuple "
+                            f"with one local partial per input, e.g. ({reprlib.repr(partials)},)")
+        return partials
+
+    op = Op(name, forward, checked_derivative, arity=arity, domain=domain, valid=valid, kinks=tuple(kinks))
 
     def apply(*inputs: Value | Number) -> Value:
         return apply_op(op, *inputs)
@@ -345,8 +367,6 @@ def define_op(
 
 def _positional_arity(func: Callable[..., Any]) -> int | None:
     """How many inputs ``func`` takes, or None when it takes any number (``*xs``)."""
-    import inspect
-
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature: any number
@@ -537,18 +557,18 @@ def _chain_rule(order: list[Value]) -> None:
             if b is not None:  # two inputs
                 partials = rule(a.data, b.data, node.data)
                 if len(partials) != 2:
-                    raise TypeError(_partials_message(node, partials))
+                    raise RuleError(_partials_message(node, partials))
                 a.grad += partials[0] * g
                 b.grad += partials[1] * g
             elif type(a) is not tuple:  # one input
                 partials = rule(a.data, node.data)
                 if len(partials) != 1:
-                    raise TypeError(_partials_message(node, partials))
+                    raise RuleError(_partials_message(node, partials))
                 a.grad += partials[0] * g
             else:  # any number of inputs
                 partials = rule(*[p.data for p in a], node.data)
                 if len(partials) != len(a):
-                    raise TypeError(_partials_message(node, partials))
+                    raise RuleError(_partials_message(node, partials))
                 for parent, partial in zip(a, partials):
                     parent.grad += partial * g
     except (ArithmeticError, ValueError) as error:
@@ -570,6 +590,8 @@ def _chain_rule_graph(order: list[Value]) -> None:
             g = node.grad
             try:
                 partials = node._op.derivative(*parents, node)  # type: ignore[union-attr]
+            except RuleError:
+                raise
             except TypeError as error:
                 if "Value" not in str(error):
                     raise
@@ -579,7 +601,7 @@ def _chain_rule_graph(order: list[Value]) -> None:
                     f"(ops.exp, ops.tanh, ...) instead of math ({error})"
                 ) from error
             if len(partials) != len(parents):
-                raise TypeError(_partials_message(node, partials))
+                raise RuleError(_partials_message(node, partials))
             for parent, partial in zip(parents, partials):
                 contribution = partial * g
                 parent.grad = contribution if parent.grad is None else parent.grad + contribution

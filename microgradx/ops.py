@@ -23,7 +23,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["PRIMITIVES", "DomainError", "Op", "elu_op", "leaky_relu_op", "pow_op"]
+__all__ = [
+    "Op", "PRIMITIVES", "DomainError", "RuleError", "pow_op", "leaky_relu_op", "elu_op",
+    "exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos",
+]
 
 
 class DomainError(ValueError, ArithmeticError):
@@ -35,6 +38,10 @@ class DomainError(ValueError, ArithmeticError):
     ...
     microgradx.ops.DomainError: log(x) needs x > 0, got x = 0.0
     """
+
+
+class RuleError(TypeError):
+    """A derivative rule broke its contract: it must return one local partial per input, as a tuple."""
 
 
 class Op:

@@ -485,3 +485,62 @@ def test_random_dags_match_pytorch_when_installed(case: tuple[list[float], list[
             nodes.append(BINARY[step[1]][1](nodes[step[2]], nodes[step[3]]))
     torch.stack([n.reshape(()) for n in nodes]).sum().backward()
     assert [v.grad for v in values] == pytest.approx([t.grad.item() for t in tensors], rel=1e-9, abs=1e-12)
+
+
+# -- user-defined ops ----------------------------------------------------------------------------
+
+
+def test_define_op_makes_an_op_that_backward_and_grad_understand() -> None:
+    from microgradx import define_op, ops
+
+    swish = define_op("swish", lambda x: x * ops.sigmoid(x),
+                      lambda x, out: (ops.sigmoid(x) + out * (1 - ops.sigmoid(x)),))
+    x = Value(0.8)
+    y = swish(x)
+    assert y._op.name == "swish" and y._prev == (x,)
+    s = 1 / (1 + math.exp(-0.8))
+    (d1,) = grad(y, [x], create_graph=True)
+    assert d1.data == pytest.approx(s + 0.8 * s * (1 - s))
+    # d/dx [s + x s (1 - s)] = s(1-s) + s(1-s) + x s(1-s)(1-2s)
+    assert grad(d1, [x]) == (pytest.approx(2 * s * (1 - s) + 0.8 * s * (1 - s) * (1 - 2 * s)),)
+    assert swish(2).data == pytest.approx(2 / (1 + math.exp(-2)))  # numbers are accepted too
+
+
+@pytest.mark.parametrize(
+    ("derivative", "words"),
+    [
+        (lambda x, out: 2.0, "returned 2.0; return a tuple with one local partial per input"),
+        (lambda x, out: (1.0, 2.0), "returned (1.0, 2.0), but the op has 1 input(s)"),
+    ],
+)
+def test_define_op_names_the_op_when_its_rule_returns_the_wrong_partials(derivative, words: str) -> None:
+    from microgradx import define_op
+
+    op = define_op("mine", lambda x: 2 * x, derivative)
+    x = Value(1.0)
+    for run_backward in (lambda y: y.backward(), lambda y: grad(y, [x], create_graph=True)):
+        with pytest.raises(TypeError, match="op 'mine'") as info:
+            run_backward(op(x))
+        assert words in str(info.value)
+    assert x.grad == 0.0
+
+
+def test_define_op_checks_signatures_and_arity_up_front() -> None:
+    from microgradx import define_op
+
+    with pytest.raises(TypeError, match=r"define_op\('f'\): the derivative must take .* derivative\(x, out\)"):
+        define_op("f", lambda x: x, lambda x: (1.0,))
+    g = define_op("g", lambda a, b: a - b, lambda a, b, out: (1.0, -1.0))
+    with pytest.raises(TypeError, match="g takes 2 input"):
+        g(Value(1.0))
+    assert define_op("k", abs, lambda x, out: (1.0,), kinks=[0.0]).op.kinks == (0.0,)
+
+
+def test_a_math_based_rule_says_how_to_support_second_order() -> None:
+    from microgradx import define_op
+
+    exp = define_op("myexp", math.exp, lambda x, out: (math.exp(x),), arity=1)
+    x = Value(0.5)
+    assert grad(exp(x), [x]) == (pytest.approx(math.exp(0.5)),)  # first order works with math
+    with pytest.raises(TypeError, match=r"cannot take Values.*microgradx\.ops functions"):
+        grad(exp(x), [x], create_graph=True)
