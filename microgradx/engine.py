@@ -278,6 +278,8 @@ def _operand(other: object) -> Value | None:
     """The other side of a binary op as a Value (a number becomes a constant leaf), or None."""
     if isinstance(other, Value):
         return other
+    if type(other) is float and _isfinite(other):  # the common case, without Value()'s checks
+        return _node(other, None, None, None)
     if _is_real(other):
         return Value(other)  # type: ignore[arg-type]
     return None
