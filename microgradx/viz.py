@@ -1,0 +1,531 @@
+"""Draw computation graphs with Graphviz: one box per Value, one small node per op.
+
+:func:`draw_graph` turns the graph behind a Value into a :class:`graphviz.Digraph`. Each Value is a
+box (label, data, grad), each op a small ellipse between its inputs and its output, and the edges
+point the way data flows, parents in argument order. In Jupyter the result shows itself as SVG; in
+a script, :func:`save` writes svg, png, pdf or the DOT text.
+
+Options, each aimed at one question a learner asks:
+
+- ``heatmap=True`` colours every Value by |grad| on a log scale, with a legend: vanishing
+  gradients fade to pale yellow, large ones glow dark red. ``highlight_below=1e-6`` frames the
+  Values whose |grad| is below that threshold.
+- Parameters named like the nn module names them (``layers.0.neurons.3.w.1``) are grouped, with
+  the nodes of their neuron, in one labelled box per neuron inside one box per layer.
+  ``collapse="neuron"`` or ``"layer"`` draws each neuron or layer as a single node, so a model on
+  a batch of inputs still fits on a screen.
+- Above ``max_nodes`` (default 500) it refuses with a message that says what to do, instead of
+  handing Graphviz a graph it would take minutes to lay out.
+
+Every text that comes from the user (labels, op names) is escaped, so it is shown as it is and
+never read as markup; the output is deterministic (nodes are numbered in traversal order).
+
+>>> from microgradx import Value
+>>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+>>> y = (x * w).tanh()
+>>> y.backward()
+>>> g = draw_graph(y)
+>>> print(g.source.count("->"), "edges")
+5 edges
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import graphviz
+
+from .engine import Value, _reverse_topological
+
+__all__ = [
+    "MAX_NODES", "Graph", "GraphTooLarge", "GraphvizNotFound", "draw_dot", "draw_graph", "save", "trace",
+]
+
+MAX_NODES = 500  # above this, dot can take minutes (a random 750-node graph: 11 s, 1500: 3 min)
+RANKDIRS = ("LR", "TB", "RL", "BT")
+COLLAPSE_MODES = ("neuron", "layer")
+SAVE_FORMATS = ("svg", "png", "pdf", "dot")
+FONT = "Helvetica"
+
+# -- errors --------------------------------------------------------------------------------------------
+
+INSTALL_DOT = (
+    "Graphviz's `dot` program was not found on PATH; it is needed to render graphs to svg/png/pdf. "
+    "Install it (Debian/Ubuntu: sudo apt-get install graphviz; Fedora: sudo dnf install graphviz; "
+    "macOS: brew install graphviz; conda: conda install -c conda-forge graphviz; "
+    "Windows: winget install graphviz, then add it to PATH). "
+    "Without it the DOT text is still there: graph.source, or save(graph, 'graph.dot')."
+)
+
+
+class GraphvizNotFound(graphviz.ExecutableNotFound):
+    """Graphviz's ``dot`` program is missing; the message says how to install it."""
+
+    def __init__(self, message: str = INSTALL_DOT) -> None:
+        RuntimeError.__init__(self, message)  # skip ExecutableNotFound's own one-size message
+
+
+class GraphTooLarge(ValueError):
+    """The graph has more nodes than ``max_nodes``; the message suggests ``collapse=`` or ``max_nodes=``."""
+
+
+class Graph(graphviz.Digraph):
+    """A :class:`graphviz.Digraph` that explains how to install Graphviz when ``dot`` is missing.
+
+    Everything else is graphviz's: ``.source`` (the DOT text, which needs no ``dot``), ``.pipe()``,
+    ``.render()``, and inline SVG display in Jupyter.
+
+    >>> g = Graph()
+    >>> g.node("a")
+    >>> print(g.source.strip())
+    digraph {
+        a
+    }
+    """
+
+    def pipe(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound as error:
+            raise GraphvizNotFound() from error
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        try:
+            return super().render(*args, **kwargs)
+        except graphviz.ExecutableNotFound as error:
+            raise GraphvizNotFound() from error
+
+    def _repr_mimebundle_(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return super()._repr_mimebundle_(*args, **kwargs)
+        except GraphvizNotFound as error:  # in a notebook: the advice instead of a traceback
+            return {"text/plain": str(error)}
+
+
+# -- walking the graph -------------------------------------------------------------------------------
+
+
+def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
+    """All nodes of the graph behind ``root`` and its edges ``(parent, child)``, in a stable order.
+
+    Nodes come in topological order (every node after its parents, ``root`` last), found by the
+    engine's iterative depth-first walk, so the order depends only on how the graph was built.
+    Edges are listed child by child, each child's parents in argument order (``x * x`` gives two).
+
+    >>> from microgradx import Value
+    >>> a, b = Value(1.0, label="a"), Value(2.0, label="b")
+    >>> nodes, edges = trace(a * b + a)
+    >>> [n.label or n._op.name for n in nodes]
+    ['a', 'b', '*', '+']
+    >>> len(edges)
+    4
+    """
+    if not isinstance(root, Value):
+        hint = "; to draw several outputs, draw one Value that uses them (e.g. their sum or the loss)"
+        raise TypeError(f"expected a Value (the output of a computation), got {type(root).__name__}"
+                        + (hint if isinstance(root, (list, tuple)) else ""))
+    nodes = _reverse_topological(root)[::-1]
+    edges = [(parent, node) for node in nodes for parent in node._prev]
+    return nodes, edges
+
+
+# -- numbers, text and colours -------------------------------------------------------------------------
+
+
+def _grad_of(v: Value) -> float:
+    """The gradient as a float (after ``backward(create_graph=True)`` it is a Value)."""
+    g = v.grad
+    return g if type(g) is float else 0.0 if g is None else float(getattr(g, "data", g))
+
+
+def fmt(x: float) -> str:
+    """A number the way the graphs show it: 4 decimals, or scientific when tiny or huge.
+
+    >>> fmt(0.5), fmt(-1234.5), fmt(3e-7), fmt(0.0)
+    ('0.5000', '-1234.5000', '3.000e-07', '0.0000')
+    """
+    return f"{x:.4f}" if x == 0 or 1e-3 <= abs(x) < 1e5 else f"{x:.3e}"
+
+
+# Characters that may not appear in XML (so not in SVG) or that would break a label's line.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def html_text(text: str) -> str:
+    r"""``text`` as literal text inside a Graphviz HTML-like label (and so in SVG and HTML).
+
+    Markup characters become entities; control characters are shown as their escapes (a label
+    with a newline shows ``\n``); backslashes are doubled, because Graphviz reads ``\N``, ``\G``
+    ... as escapes even inside HTML-like labels.
+
+    >>> print(html_text('<script>alert("1")</script> & \\N\n'))
+    &lt;script&gt;alert(&quot;1&quot;)&lt;/script&gt; &amp; \\N\\n
+    """
+    text = _INVISIBLE.sub(lambda m: repr(m.group())[1:-1], text)  # "\n" -> "\\n", "\x07" -> "\\x07"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    text = text.replace("]", "&#93;")  # Graphviz 2.43 rejects a cell whose text is only "]"
+    return text.replace("\\", "\\\\")
+
+
+# ColorBrewer's YlOrRd: pale yellow for tiny |grad|, dark red for large ones.
+HEAT_COLORS = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026")
+ZERO_COLOR = "#e5e7eb"  # grad exactly 0: grey, off the scale
+BELOW_COLOR = "#2563eb"  # the frame of a node below highlight_below
+
+
+class HeatScale(NamedTuple):
+    """The log10 range ``[lo, hi]`` (whole decades) that the heat-map colours span."""
+
+    lo: int
+    hi: int
+
+    @classmethod
+    def of(cls, magnitudes: Iterable[float]) -> HeatScale | None:
+        """The smallest range of whole decades holding every nonzero magnitude (None: all are 0).
+
+        >>> HeatScale.of([0.0, 0.02, 3.0])
+        HeatScale(lo=-2, hi=1)
+        """
+        logs = [math.log10(m) for m in magnitudes if m > 0]
+        if not logs:
+            return None
+        lo, hi = math.floor(min(logs)), math.ceil(max(logs))
+        return cls(lo, max(hi, lo + 1))
+
+    def color(self, magnitude: float) -> str:
+        """The fill colour for ``magnitude`` (an |grad|): grey for 0, else along HEAT_COLORS.
+
+        >>> s = HeatScale(-2, 1)
+        >>> s.color(0.01), s.color(10.0), s.color(0.0)
+        ('#ffffcc', '#800026', '#e5e7eb')
+        """
+        if magnitude <= 0:
+            return ZERO_COLOR
+        t = (math.log10(magnitude) - self.lo) / (self.hi - self.lo)
+        t = min(max(t, 0.0), 1.0) * (len(HEAT_COLORS) - 1)
+        i = min(int(t), len(HEAT_COLORS) - 2)
+        a, b = _rgb(HEAT_COLORS[i]), _rgb(HEAT_COLORS[i + 1])
+        return "#" + "".join(f"{round(x + (y - x) * (t - i)):02x}" for x, y in zip(a, b))
+
+    def ticks(self) -> list[int]:
+        """The decades the legend labels: at most 8 of them."""
+        step = max(1, math.ceil((self.hi - self.lo) / 7))
+        return list(range(self.lo, self.hi + 1, step))
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+def text_color(fill: str) -> str:
+    """Black or white, whichever reads better on ``fill``."""
+    r, g, b = _rgb(fill)
+    return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else "black"
+
+
+# -- node labels (Graphviz HTML-like tables) ------------------------------------------------------------
+
+
+def value_table(
+    title: str, cells: Iterable[str], *, fill: str | None = None, border: int = 1,
+    color: str = "black", widths: Iterable[int | None] = (),
+) -> str:
+    """The HTML-like label of a Value's box: an optional bold title cell, then the ``cells``.
+
+    ``title`` is the user's text (escaped here); ``cells`` are escaped already. ``widths`` fixes
+    the width of the cells (in points) so that frames of an animation keep their layout.
+    """
+    font_open, font_close = "", ""
+    if fill:
+        font_open, font_close = f'<FONT COLOR="{text_color(fill)}">', "</FONT>"
+    row = [f"<TD>{font_open}<B>{html_text(title)}</B>{font_close}</TD>"] if title else []
+    widths = list(widths)
+    for i, cell in enumerate(cells):
+        width = widths[i] if i < len(widths) else None
+        size = f' WIDTH="{width}" HEIGHT="26" FIXEDSIZE="TRUE"' if width else ""
+        row.append(f"<TD{size}>{font_open}{cell}{font_close}</TD>")
+    bg = f' BGCOLOR="{fill}"' if fill else ""
+    return (f'<<TABLE BORDER="{border}" COLOR="{color}" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4"{bg}>'
+            f'<TR>{"".join(row)}</TR></TABLE>>')
+
+
+def number_cells(v: Value, show_grad: bool) -> list[str]:
+    """The ``data ...`` and ``grad ...`` cells of a Value's box."""
+    cells = [f"data {fmt(v.data)}"]
+    if show_grad:
+        cells.append(f"grad {fmt(_grad_of(v))}")
+    return cells
+
+
+def op_label(v: Value) -> str:
+    """The HTML-like label of the op node that made ``v`` (op names can be user text too)."""
+    return f"<{html_text(v._op.name)}>"  # type: ignore[union-attr]
+
+
+VALUE_NODE = {"shape": "plaintext", "margin": "0"}
+OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f3f4f6", "color": "#6b7280",
+           "fontsize": "11", "margin": "0.02", "height": "0.3", "class": "op"}
+
+
+# -- neurons and layers from the parameters' dotted names ---------------------------------------------
+
+# layers.0.neurons.3.w.1, layers.0.neurons.3.b, or the same under a prefix (model.layers.0...)
+_PARAMETER = re.compile(r"(?P<layer>(?:.*\.)?layers\.\d+)\.(?P<neuron>neurons\.\d+)\.(?P<name>.+)")
+
+
+class Group(NamedTuple):
+    """Where a node sits in a model: its layer (``layers.0``) and neuron (``layers.0.neurons.3``)."""
+
+    layer: str
+    neuron: str
+
+
+def neuron_groups(nodes: Iterable[Value]) -> dict[Value, Group]:
+    """The layer and neuron each node belongs to, read from the parameters' dotted names.
+
+    A parameter (a leaf labelled ``layers.<i>.neurons.<j>.<name>``) belongs to its neuron. So does
+    every op that takes parameters of that one neuron as inputs (the ``dot`` of the weights and the
+    ``+ b``), and a one-input op applied to such an op (the activation). Everything else (inputs,
+    the loss, ops that mix parameters of several neurons) belongs to none. ``nodes`` must list
+    parents before children, as :func:`trace` does.
+
+    >>> from microgradx import Value
+    >>> w, b = Value(0.5, label="layers.0.neurons.1.w.0"), Value(0.1, label="layers.0.neurons.1.b")
+    >>> y = (w * 2.0 + b).relu()
+    >>> loss = (y - 1.0) ** 2
+    >>> nodes, _ = trace(loss)
+    >>> sum(1 for n in nodes if n in neuron_groups(nodes))
+    5
+    """
+    owner: dict[Value, Group] = {}
+    weighted_sums: set[Value] = set()  # ops that take a neuron's parameters: its activation may follow
+    for v in nodes:
+        parents = v._prev
+        if not parents:
+            match = _PARAMETER.fullmatch(v.label)
+            if match:
+                owner[v] = Group(match["layer"], f"{match['layer']}.{match['neuron']}")
+            continue
+        used = {owner[p] for p in parents if not p._prev and p in owner}
+        if len(used) == 1:
+            owner[v] = used.pop()
+            weighted_sums.add(v)
+        elif len(parents) == 1 and parents[0] in weighted_sums:
+            owner[v] = owner[parents[0]]
+    return owner
+
+
+# -- drawing -------------------------------------------------------------------------------------------
+
+
+def draw_graph(
+    root: Value,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    *,
+    format: str = "svg",
+    heatmap: bool = False,
+    highlight_below: float | None = None,
+    clusters: bool = True,
+    collapse: str | None = None,
+    max_nodes: int = MAX_NODES,
+) -> Graph:
+    """The computation graph behind ``root`` as a Graphviz digraph (shown as SVG in Jupyter).
+
+    ``rankdir`` is "LR" (left to right) or "TB" (top to bottom); ``show_grad=False`` leaves the
+    gradients out. ``heatmap=True`` colours each Value by |grad| on a log scale and adds a legend;
+    ``highlight_below=t`` frames the Values whose |grad| < t. Parameters of an nn model are grouped
+    by neuron and layer (``clusters=False`` turns that off); ``collapse="neuron"`` or ``"layer"``
+    draws each neuron or layer as one node. ``max_nodes`` caps the size of the drawing.
+
+    >>> from microgradx import Value
+    >>> y = Value(2.0, label="x") * 3
+    >>> g = draw_graph(y, show_grad=False)
+    >>> g.source.count("data "), g.source.count("grad ")
+    (3, 0)
+    """
+    _check_options(rankdir, collapse, max_nodes, highlight_below)
+    nodes, _ = trace(root)
+    groups = neuron_groups(nodes) if clusters or collapse else {}
+    graph = Graph(format=format, graph_attr={"rankdir": rankdir, "fontname": FONT},
+                  node_attr={"fontname": FONT}, edge_attr={"arrowsize": "0.7", "color": "#4b5563"})
+    index = {v: i for i, v in enumerate(nodes)}
+    scale = HeatScale.of(abs(_grad_of(v)) for v in nodes) if heatmap else None
+
+    def style(magnitude: float) -> dict[str, Any]:
+        fill = scale.color(magnitude) if scale else None
+        below = highlight_below is not None and magnitude < highlight_below
+        return {"fill": fill, "border": 3 if below else 1, "color": BELOW_COLOR if below else "black"}
+
+    if collapse:
+        members: dict[str, list[Value]] = {}
+        for v in nodes:
+            if v in groups:
+                members.setdefault(getattr(groups[v], collapse), []).append(v)
+        group_id = {key: f"g{k}" for k, key in enumerate(members)}
+        box = {v: group_id[getattr(groups[v], collapse)] for v in groups}
+    else:
+        members, box = {}, {}
+
+    # The drawn edges: Value box -> op node -> Value box; inside a collapsed group they vanish.
+    edges: dict[tuple[str, str], int] = {}
+    for v in nodes:
+        if v._op is None:
+            continue
+        i = index[v]
+        op_id = box.get(v, f"op{i}")
+        for pair in [(box.get(p, f"v{index[p]}"), op_id) for p in v._prev] + [(op_id, box.get(v, f"v{i}"))]:
+            if pair[0] != pair[1]:
+                edges[pair] = edges.get(pair, 0) + 1
+
+    drawn = len(members) + sum(1 if v._op is None else 2 for v in nodes if v not in box)
+    if drawn > max_nodes:
+        raise GraphTooLarge(_too_large_message(drawn, max_nodes, bool(groups), collapse))
+
+    def add_value(target: graphviz.Digraph, v: Value, title: str) -> None:
+        i = index[v]
+        magnitude = abs(_grad_of(v))
+        s = style(magnitude)
+        classes = "value below" if s["border"] > 1 else "value"
+        target.node(f"v{i}", value_table(title, number_cells(v, show_grad), **s), _attributes=VALUE_NODE,
+                    **{"class": classes})
+        if v._op is not None:
+            target.node(f"op{i}", op_label(v), _attributes=OP_NODE)
+
+    def add_group(key: str, vs: list[Value]) -> None:
+        params = [v for v in vs if not v._prev]
+        magnitude = max(abs(_grad_of(p)) for p in params)
+        cells = [f"{len(params)} parameters, {len(vs)} nodes"]
+        if show_grad:
+            cells.append(f"max |grad| {fmt(magnitude)}")
+        graph.node(group_id[key], value_table(key, cells, **style(magnitude)), _attributes=VALUE_NODE,
+                   **{"class": f"group {collapse}"})
+
+    for v in nodes:
+        if v not in groups:
+            add_value(graph, v, v.label)
+    if collapse:
+        for key, vs in members.items():
+            add_group(key, vs)
+    else:
+        _add_clusters(graph, nodes, groups, add_value)
+    for (tail, head), count in edges.items():
+        graph.edge(tail, head, label=f"×{count}" if count > 1 and collapse else None)
+    if scale or highlight_below is not None:
+        graph.node("legend", _legend(scale, highlight_below), _attributes=VALUE_NODE, **{"class": "legend"})
+    return graph
+
+
+def _add_clusters(graph: graphviz.Digraph, nodes: list[Value], groups: dict[Value, Group],
+                  add_value: Callable[[graphviz.Digraph, Value, str], None]) -> None:
+    """One box per layer with one box per neuron inside, each holding its nodes in traversal order."""
+    layers: dict[str, dict[str, list[Value]]] = {}
+    for v in nodes:
+        if v in groups:
+            layer, neuron = groups[v]
+            layers.setdefault(layer, {}).setdefault(neuron, []).append(v)
+    for k, (layer, neurons) in enumerate(layers.items()):
+        with graph.subgraph(name=f"cluster_{k}") as box:
+            box.attr(label=f"<<B>{html_text(layer)}</B>>", labeljust="l", style="rounded,filled",
+                     fillcolor="#f3f4f6", color="#9ca3af", fontname=FONT)
+            for j, (neuron, vs) in enumerate(neurons.items()):
+                with box.subgraph(name=f"cluster_{k}_{j}") as inner:
+                    inner.attr(label=f"<{html_text(neuron[len(layer) + 1:])}>", labeljust="l",
+                               style="rounded,dashed,filled", fillcolor="white", color="#9ca3af")
+                    for v in vs:  # the cluster's label already says which neuron: show w.1, b
+                        title = v.label[len(neuron) + 1:] if v.label.startswith(neuron + ".") else v.label
+                        add_value(inner, v, title)
+
+
+def _legend(scale: HeatScale | None, highlight_below: float | None) -> str:
+    rows = []
+    if scale:
+        ticks = scale.ticks()
+        cells = "".join(f'<TD BGCOLOR="{scale.color(10.0**d)}"><FONT COLOR="{text_color(scale.color(10.0**d))}">'
+                        f"1e{d}</FONT></TD>" for d in ticks)
+        rows.append(f'<TR><TD COLSPAN="{len(ticks) + 1}" BORDER="0"><B>|grad|, log scale</B></TD></TR>')
+        rows.append(f'<TR>{cells}<TD BGCOLOR="{ZERO_COLOR}">0</TD></TR>')
+    if highlight_below is not None:
+        span = len(scale.ticks()) + 1 if scale else 1
+        rows.append(f'<TR><TD COLSPAN="{span}" BORDER="3" COLOR="{BELOW_COLOR}">|grad| &lt; '
+                    f"{highlight_below:g}</TD></TR>")
+    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{"".join(rows)}</TABLE>>'
+
+
+def _check_options(rankdir: object, collapse: object, max_nodes: object, highlight_below: object) -> None:
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {rankdir!r}")
+    if collapse is not None and collapse not in COLLAPSE_MODES:
+        raise ValueError(f"collapse must be None, 'neuron' or 'layer', got {collapse!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a positive whole number, got {max_nodes!r}")
+    if highlight_below is not None and (
+        isinstance(highlight_below, bool) or not isinstance(highlight_below, (int, float))
+        or not 0 < highlight_below < math.inf
+    ):
+        raise ValueError(f"highlight_below must be a positive number (a |grad| threshold such as 1e-6), "
+                         f"got {highlight_below!r}")
+
+
+def _too_large_message(drawn: int, max_nodes: int, has_groups: bool, collapse: str | None) -> str:
+    if has_groups and collapse != "layer":
+        fix = "pass collapse='layer'" if collapse == "neuron" else "pass collapse='neuron' or collapse='layer'"
+        fix += " to draw each neuron or layer as one node, or raise max_nodes="
+    else:
+        fix = "draw a smaller graph (e.g. one example instead of a batch), or raise max_nodes="
+    return (f"the graph would have {drawn} nodes, more than max_nodes={max_nodes}; Graphviz would take "
+            f"minutes to lay it out and the picture would be unreadable: {fix} (at your own risk)")
+
+
+def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR") -> Graph:
+    """micrograd's ``draw_dot``: the same as ``draw_graph(root, rankdir=rankdir, format=format)``.
+
+    >>> from microgradx import Value
+    >>> draw_dot(Value(1.0) + 2, format="png").format
+    'png'
+    """
+    return draw_graph(root, rankdir=rankdir, format=format)
+
+
+def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str | None = None,
+         **options: Any) -> Path:
+    """Write a graph to ``path``; the extension (.svg, .png, .pdf, .dot) picks the format.
+
+    ``root_or_graph`` is a Value (drawn with :func:`draw_graph` and ``options``) or a graph that
+    :func:`draw_graph` returned. ``format`` overrides the extension. A .dot file needs no Graphviz.
+
+    >>> import tempfile, os
+    >>> from microgradx import Value
+    >>> path = save(Value(1.0, label="x") * 2, os.path.join(tempfile.mkdtemp(), "g.dot"))
+    >>> path.read_text().startswith("digraph")
+    True
+    """
+    path = Path(path)
+    fmt_ = (format or path.suffix[1:]).lower()
+    fmt_ = "dot" if fmt_ == "gv" else fmt_
+    if fmt_ not in SAVE_FORMATS:
+        hint = "; for the backward-pass animation use microgradx.animate.animate_backward" if fmt_ == "html" else ""
+        raise ValueError(f"cannot save a graph as {fmt_ or 'a file without an extension'!r} ({str(path)!r}): "
+                         f"use a .svg, .png, .pdf or .dot path, or pass format='svg'{hint}")
+    if isinstance(root_or_graph, Value):
+        graph = draw_graph(root_or_graph, **options)
+    elif isinstance(root_or_graph, graphviz.Digraph):
+        if options:
+            raise TypeError(f"save() got drawing options {sorted(options)} with a graph that is drawn "
+                            "already: pass them to draw_graph(), or pass the Value to save()")
+        graph = root_or_graph
+    else:
+        raise TypeError(f"save() needs a Value or a graph from draw_graph(), got {type(root_or_graph).__name__}")
+    if fmt_ == "dot":
+        data = graph.source.encode("utf-8")
+    else:
+        try:
+            data = graph.pipe(format=fmt_)
+        except graphviz.ExecutableNotFound as error:  # a plain graphviz.Digraph says less
+            raise error if isinstance(error, GraphvizNotFound) else GraphvizNotFound() from error
+    path.write_bytes(data)
+    return path
