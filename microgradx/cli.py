@@ -1,21 +1,58 @@
-"""The ``microgradx`` command line: ``demo`` trains the demo model, ``draw`` renders an expression's graph."""
+"""The ``microgradx`` command line: ``demo`` trains the demo model, ``draw`` renders an expression's graph.
+
+    microgradx draw "tanh(w*x + b)" --set x=1 w=2 b=0.5 -o graph.svg
+
+``draw`` parses the expression with :mod:`microgradx.expr` (a whitelist over Python's ``ast``,
+never ``eval``), runs the forward and backward pass, and writes the graph: svg, png, pdf or dot
+by the extension or ``--format``, or the backward-pass animation for ``.html``. A bad expression
+or option gives a one-line error and exit code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
+from .expr import FUNCTIONS
+
+DRAW_FORMATS = ("svg", "png", "pdf", "dot", "html")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line (the full usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        if "expression" in message and "--set" in sys.argv:
+            message += " (write the expression before --set, whose values take every word after it)"
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="microgradx", description="microgradx: autograd from first principles.")
+    """The argument parser of the ``microgradx`` command."""
+    parser = _Parser(prog="microgradx", description="microgradx: autograd from first principles.")
     parser.add_argument("--version", action="version", version=f"microgradx {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train the demo model and write its graph and plots")
     demo.add_argument("--out", default="out/demo", help="folder for the outputs (default: out/demo)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    draw = commands.add_parser(
+        "draw", help="draw the computation graph of an expression",
+        description="Evaluate an expression, run the backward pass and write its computation graph.",
+        epilog='example: microgradx draw "tanh(w*x + b)" --set x=1 w=2 b=0.5 -o graph.svg',
+    )
+    draw.add_argument("expression", help="numbers, variable names, + - * / **, unary minus and the functions "
+                                         + ", ".join(sorted(FUNCTIONS)))
+    draw.add_argument("--set", dest="values", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
+                      help="the value of each variable, e.g. --set x=1 w=2 b=0.5")
+    draw.add_argument("-o", "--output", help="the file to write (default: graph.svg); its extension picks the format")
+    draw.add_argument("--format", choices=DRAW_FORMATS,
+                      help="svg, png, pdf, dot (Graphviz text), or html (the backward-pass animation)")
+    draw.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="left to right (default) or top to bottom")
+    draw.add_argument("--heatmap", action="store_true", help="colour the nodes by |grad| on a log scale")
     return parser
 
 
@@ -26,7 +63,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo import run_demo
 
         run_demo(args.out, seed=args.seed)
+    elif args.command == "draw":
+        from .viz import GraphvizNotFound
+
+        try:
+            print(draw(args.expression, args.values, args.output, args.format, args.rankdir, args.heatmap))
+        except (ValueError, OSError, GraphvizNotFound) as error:  # ExprError, GraphTooLarge are ValueErrors
+            message = " ".join(str(error).splitlines())
+            print(f"microgradx draw: error: {message}", file=sys.stderr)
+            return 2
     return 0
+
+
+def draw(expression: str, assignments: Sequence[str], output: str | None = None, format: str | None = None,
+         rankdir: str = "LR", heatmap: bool = False) -> str:
+    """Evaluate ``expression``, run backward, write its graph; returns the line the command prints.
+
+    >>> import os, tempfile
+    >>> out = os.path.join(tempfile.mkdtemp(), "g.dot")
+    >>> print(draw("x * y", ["x=2", "y=3"], out).replace(out, "g.dot"))
+    wrote g.dot: x * y = 6.0000; gradients: x 3.0000, y 2.0000
+    """
+    from .animate import animate_backward
+    from .expr import evaluate
+    from .viz import fmt, save, trace
+
+    values = parse_assignments(assignments)
+    path = Path(output or f"graph.{format or 'svg'}")
+    kind = format or path.suffix[1:].lower()
+    if kind not in DRAW_FORMATS:
+        raise ValueError(f"cannot tell the format of {str(path)!r} from its extension: write to a .svg, .png, .pdf, "
+                         ".dot or .html file, or pass --format")
+    y = evaluate(expression, values)
+    y.backward()
+    if kind == "html":
+        animate_backward(y, path, rankdir=rankdir)
+    else:
+        save(y, path, format=kind, rankdir=rankdir, heatmap=heatmap)
+    leaves = {v.label: v for v in trace(y)[0] if v.label and not v._prev}
+    grads = ", ".join(f"{name} {fmt(leaves[name].grad)}" for name in values if name in leaves)
+    return f"wrote {path}: {expression.strip()} = {fmt(y.data)}" + (f"; gradients: {grads}" if grads else "")
+
+
+def parse_assignments(assignments: Sequence[str]) -> dict[str, float]:
+    """``["x=1", "w=2.5"]`` as ``{"x": 1.0, "w": 2.5}``, or a ValueError that says which one is wrong.
+
+    >>> parse_assignments(["x=1", "w=-2.5"])
+    {'x': 1.0, 'w': -2.5}
+    """
+    values: dict[str, float] = {}
+    for item in assignments:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            hint = "; put the expression before --set" if any(c in item for c in "()+*/") else ""
+            raise ValueError(f"--set expects NAME=VALUE (e.g. x=1.5), got {item!r}{hint}")
+        if name in values:
+            raise ValueError(f"--set gives {name!r} twice; give each variable one value")
+        try:
+            values[name] = float(text)
+        except ValueError:
+            raise ValueError(f"--set {item}: {text.strip()!r} is not a number") from None
+    return values
 
 
 if __name__ == "__main__":

@@ -1,0 +1,208 @@
+"""The `microgradx draw` command, run as a user runs it: in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from microgradx.cli import build_parser, parse_assignments
+from microgradx.expr import ExprError, evaluate
+from microgradx.viz import trace
+
+ROOT = Path(__file__).resolve().parent.parent
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "microgradx", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("microgradx draw: error: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@needs_dot
+def test_draw_writes_an_svg_of_the_forward_and_backward_pass(tmp_path: Path) -> None:
+    result = run("draw", "tanh(w*x + b)", "--set", "x=1", "w=2", "b=0.5", "-o", "graph.svg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("wrote graph.svg: tanh(w*x + b) = 0.9866; gradients: x 0.0532, w 0.0266, b 0.0266\n")
+    svg = ET.parse(tmp_path / "graph.svg").getroot()
+    text = ["".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert {"x", "w", "b", "tanh", "*", "+", "grad 1.0000", "data 0.9866"} <= set(text)
+
+
+@needs_dot
+@pytest.mark.parametrize(("args", "name", "magic"), [
+    (["-o", "g.png"], "g.png", b"\x89PNG"),
+    (["-o", "g.dot"], "g.dot", b"digraph"),
+    (["--format", "dot"], "graph.dot", b"digraph"),
+    (["-o", "out.txt", "--format", "svg"], "out.txt", b"<?xml"),
+    (["-o", "backprop.html"], "backprop.html", b"<!DOCTYPE html>"),
+])
+def test_the_extension_or_format_picks_the_output(tmp_path: Path, args: list[str], name: str, magic: bytes) -> None:
+    result = run("draw", "x*x + 2*x", "--set", "x=3", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / name).read_bytes().startswith(magic)
+    assert "gradients: x 8.0000" in result.stdout
+
+
+HOSTILE = [
+    "__import__('os').system('touch pwned')",
+    "open('pwned', 'w').write('x')",
+    "eval(\"__import__('os').system('touch pwned')\")",
+    "exec('import os')",
+    "x.__class__.__bases__[0].__subclasses__()",
+    "(lambda: __import__('os'))()",
+    "[c for c in ().__class__.__base__.__subclasses__()]",
+    "globals()['__builtins__']",
+    "tanh(x).__class__",
+    "x if __import__('os').system('touch pwned') else x",
+    "f'{x}'",
+    "'touch pwned'",
+    "x; __import__('os')",
+    "(x := 2)",
+    "9**9**9**9",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE)
+def test_hostile_expressions_are_refused_and_never_run(tmp_path: Path, expression: str) -> None:
+    result = run("draw", expression, "--set", "x=1", "-o", "g.dot", cwd=tmp_path)
+    assert_one_line_error(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no pwned file, no output
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["x + y", "--set", "x=1"], ["unknown name 'y'", "--set y="]),
+    (["x + 1"], ["unknown name 'x'"]),
+    (["tanh(x", "--set", "x=1"], ["invalid syntax"]),
+    (["x +* 2", "--set", "x=1"], ["invalid syntax"]),
+    (["foo(x)", "--set", "x=1"], ["unknown function 'foo'", "tanh"]),
+    (["log(x)", "--set", "x=0"], ["log(x) needs x > 0"]),
+    (["x / 0", "--set", "x=1"], ["cannot be computed", "!= 0"]),
+    (["x", "--set", "x"], ["--set expects NAME=VALUE"]),
+    (["x", "--set", "x=abc"], ["'abc' is not a number"]),
+    (["x", "--set", "x=nan"], ["finite"]),
+    (["x", "--set", "x=1", "x=2"], ["twice"]),
+    (["x", "--set", "x=1", "-o", "graph.jpeg"], ["cannot tell the format", "--format"]),
+    (["x", "--set", "x=1", "-o", "missing/dir/graph.dot"], ["No such file or directory"]),
+    (["x", "--set", "x=1", "--format", "gif"], ["invalid choice: 'gif'"]),
+    (["--set", "x=1", "x * 2"], ["expression", "before --set"]),
+])
+def test_mistakes_get_a_one_line_error_and_exit_code_2(tmp_path: Path, args: list[str], words: list[str]) -> None:
+    assert_one_line_error(run("draw", *args, cwd=tmp_path), *words)
+
+
+def test_a_missing_dot_is_one_line_that_says_how_to_install_it(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path), "PYTHONPATH": str(ROOT)}  # python by its full path, dot nowhere
+    result = subprocess.run([sys.executable, "-m", "microgradx", "draw", "x*2", "--set", "x=1"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, "apt-get install graphviz")
+    ok = subprocess.run([sys.executable, "-m", "microgradx", "draw", "x*2", "--set", "x=1", "-o", "g.dot"],
+                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+def test_the_demo_command_is_still_there() -> None:
+    args = build_parser().parse_args(["demo", "--out", "somewhere", "--seed", "3"])
+    assert (args.command, args.out, args.seed) == ("demo", "somewhere", 3)
+
+
+def test_assignments_parse_to_floats() -> None:
+    assert parse_assignments(["x=1", " w = -2.5e-3 "]) == {"x": 1.0, "w": -0.0025}
+    with pytest.raises(ValueError, match="put the expression before --set"):
+        parse_assignments(["tanh(x)"])
+
+
+# -- the expression parser behind it, in-process ---------------------------------------------------------
+
+
+def test_each_variable_is_one_labelled_leaf_and_numbers_are_constants() -> None:
+    y = evaluate("x*x + 2*x", {"x": 3.0})
+    nodes, _ = trace(y)
+    leaves = [v for v in nodes if not v._prev]
+    assert [v.label for v in leaves].count("x") == 1 and y.data == 15.0
+    y.backward()
+    assert next(v for v in leaves if v.label == "x").grad == 8.0
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("dot([w1, w2], [x1, x2]) + b", 0.5 * 1 + -1 * 2 + 0.25),
+    ("sum([w1, w2, 3]) / 2", 1.25),
+    ("mean([x1, x2])", 1.5),
+    ("leaky_relu(-x1, 0.1)", -0.1),
+    ("relu(-x1) + sigmoid(0) + abs(w2)", 1.5),
+    ("2 ** x2 - x1 ** 2", 3.0),
+    ("-(-x1)", 1.0),
+    ("exp(log(x2))", 2.0),
+])
+def test_the_whitelist_covers_the_engines_functions(text: str, value: float) -> None:
+    variables = {"x1": 1.0, "x2": 2.0, "w1": 0.5, "w2": -1.0, "b": 0.25}
+    assert evaluate(text, variables).data == pytest.approx(value)
+
+
+def test_the_parser_never_runs_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ast
+    import builtins
+
+    real_compile = builtins.compile
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("eval and exec must never be called")
+
+    def parse_only(source: object, filename: object, mode: str, flags: int = 0, *args: object, **kw: object) -> object:
+        assert flags & ast.PyCF_ONLY_AST, "compile() may only parse (ast.parse), never make code"
+        return real_compile(source, filename, mode, flags, *args, **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "eval", forbidden)
+    monkeypatch.setattr(builtins, "exec", forbidden)
+    monkeypatch.setattr(builtins, "compile", parse_only)
+    try:
+        assert evaluate("tanh(w*x + b)", {"x": 1, "w": 2, "b": 0.5}).data == pytest.approx(0.98661429)
+        with pytest.raises(ExprError):
+            evaluate("__import__('os')", {})
+    finally:
+        monkeypatch.undo()  # before pytest itself needs compile() again
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "empty"),
+    ("x" * 10_001, "characters long"),
+    ("+".join(["x"] * 5000), "nested too deeply"),
+    ("(" * 300 + "x" + ")" * 300, "too many nested parentheses"),
+    ("tanh(x, 2)", "tanh() takes 1 argument, got 2: tanh(x)"),
+    ("leaky_relu(x, x)", "must be plain numbers: leaky_relu(x, slope=0.01)"),
+    ("sum(x, x)", "sum() takes a list in brackets"),
+    ("[x, x]", "a list may only be the argument"),
+    ("sum([[x]])", "a list may only be the argument"),
+    ("tanh(slope=1)", "keyword arguments are not supported"),
+    ("(-8) ** 0.5", "is not a real number"),
+    ("1e999", "too large for a float"),
+    ("x // 2", "the operator // is not allowed"),
+    ("tanh", "tanh is a function; call it"),
+    ("True", "'True' is not a number"),
+])
+def test_expression_errors_say_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ExprError) as error:
+        evaluate(text, {"x": 1.0})
+    assert message in str(error.value)
+
+
+def test_bad_variables_are_refused() -> None:
+    with pytest.raises(ExprError, match="is the name of a function"):
+        evaluate("1", {"tanh": 1.0})
+    with pytest.raises(ExprError, match="not a valid variable name"):
+        evaluate("1", {"1x": 1.0})
