@@ -184,22 +184,15 @@ def _frame(k: int, step: Step, nodes: list[Value], index: dict[Value, int], widt
         state = "current" if v is step.node else "receiving" if v in receiving else ""
         fill = CURRENT if state == "current" else RECEIVING if state == "receiving" else None
         label = viz.value_table(v.label, [f"data {fmt(v.data)}", cell], fill=fill, widths=[0, widths[i]],
-                            color=FLOW if state else "black")  # same border width: same size
+                                color=FLOW if state else "black")  # one border width in all frames: one size
         graph.node(f"v{i}", label, _attributes=viz.VALUE_NODE, id=f"f{k}-v{i}", **{"class": f"value {state}".strip()})
         if v._op is not None:
             op_style = {"fillcolor": CURRENT, "color": FLOW, "penwidth": "2"} if state == "current" else {}
             graph.node(f"op{i}", viz.op_label(v), _attributes={**viz.OP_NODE, **op_style}, id=f"f{k}-op{i}")
-    e = 0
-    for v in nodes:
-        if v._op is None:
-            continue
-        i = index[v]
-        flowing = {"color": FLOW, "penwidth": "2.5"} if v is step.node else {}
-        for p in v._prev:
-            graph.edge(f"v{index[p]}", f"op{i}", id=f"f{k}-e{e}", **flowing)
-            e += 1
-        graph.edge(f"op{i}", f"v{i}", id=f"f{k}-e{e}", **flowing)
-        e += 1
+    current_op = f"op{index[step.node]}"
+    for e, ((tail, head), count) in enumerate(viz.drawn_edges(nodes, index, {}).items()):
+        flowing = {"color": FLOW, "penwidth": "2.5"} if current_op in (tail, head) else {}
+        graph.edge(tail, head, label=f"×{count}" if count > 1 else None, id=f"f{k}-e{e}", **flowing)
     return graph
 
 

@@ -350,74 +350,76 @@ def draw_graph(
     """
     _check_options(rankdir, collapse, max_nodes, highlight_below)
     nodes, _ = trace(root)
-    groups = neuron_groups(nodes) if clusters or collapse else {}
-    graph = Graph(format=format, graph_attr={"rankdir": rankdir, "fontname": FONT},
-                  node_attr={"fontname": FONT}, edge_attr={"arrowsize": "0.7", "color": "#4b5563"})
     index = {v: i for i, v in enumerate(nodes)}
-    scale = HeatScale.of(abs(_grad_of(v)) for v in nodes) if heatmap else None
-
-    def style(magnitude: float) -> dict[str, Any]:
-        fill = scale.color(magnitude) if scale else None
-        below = highlight_below is not None and magnitude < highlight_below
-        return {"fill": fill, "border": 3 if below else 1, "color": BELOW_COLOR if below else "black"}
-
-    if collapse:
-        members: dict[str, list[Value]] = {}
-        for v in nodes:
-            if v in groups:
-                members.setdefault(getattr(groups[v], collapse), []).append(v)
-        group_id = {key: f"g{k}" for k, key in enumerate(members)}
-        box = {v: group_id[getattr(groups[v], collapse)] for v in groups}
-    else:
-        members, box = {}, {}
-
-    # The drawn edges: Value box -> op node -> Value box; inside a collapsed group they vanish.
-    edges: dict[tuple[str, str], int] = {}
-    for v in nodes:
-        if v._op is None:
-            continue
-        i = index[v]
-        op_id = box.get(v, f"op{i}")
-        for pair in [(box.get(p, f"v{index[p]}"), op_id) for p in v._prev] + [(op_id, box.get(v, f"v{i}"))]:
-            if pair[0] != pair[1]:
-                edges[pair] = edges.get(pair, 0) + 1
-
+    groups = neuron_groups(nodes) if clusters or collapse else {}
+    members = _members(nodes, groups, collapse) if collapse else {}  # collapsed box -> its Values
+    box = {v: f"g{k}" for k, vs in enumerate(members.values()) for v in vs}  # Value -> its collapsed box
     drawn = len(members) + sum(1 if v._op is None else 2 for v in nodes if v not in box)
     if drawn > max_nodes:
         raise GraphTooLarge(_too_large_message(drawn, max_nodes, bool(groups), collapse))
 
+    scale = HeatScale.of(abs(_grad_of(v)) for v in nodes) if heatmap else None
+
+    def style(magnitude: float) -> dict[str, Any]:
+        below = highlight_below is not None and magnitude < highlight_below
+        return {"fill": scale.color(magnitude) if scale else None, "border": 3 if below else 1,
+                "color": BELOW_COLOR if below else "black"}
+
     def add_value(target: graphviz.Digraph, v: Value, title: str) -> None:
-        i = index[v]
-        magnitude = abs(_grad_of(v))
-        s = style(magnitude)
-        classes = "value below" if s["border"] > 1 else "value"
-        target.node(f"v{i}", value_table(title, number_cells(v, show_grad), **s), _attributes=VALUE_NODE,
-                    **{"class": classes})
+        s = style(abs(_grad_of(v)))
+        target.node(f"v{index[v]}", value_table(title, number_cells(v, show_grad), **s), _attributes=VALUE_NODE,
+                    **{"class": "value below" if s["border"] > 1 else "value"})
         if v._op is not None:
-            target.node(f"op{i}", op_label(v), _attributes=OP_NODE)
+            target.node(f"op{index[v]}", op_label(v), _attributes=OP_NODE)
 
-    def add_group(key: str, vs: list[Value]) -> None:
-        params = [v for v in vs if not v._prev]
-        magnitude = max(abs(_grad_of(p)) for p in params)
-        cells = [f"{len(params)} parameters, {len(vs)} nodes"]
-        if show_grad:
-            cells.append(f"max |grad| {fmt(magnitude)}")
-        graph.node(group_id[key], value_table(key, cells, **style(magnitude)), _attributes=VALUE_NODE,
-                   **{"class": f"group {collapse}"})
-
+    graph = Graph(format=format, graph_attr={"rankdir": rankdir, "fontname": FONT},
+                  node_attr={"fontname": FONT}, edge_attr={"arrowsize": "0.7", "color": "#4b5563"})
     for v in nodes:
         if v not in groups:
             add_value(graph, v, v.label)
     if collapse:
-        for key, vs in members.items():
-            add_group(key, vs)
+        for k, (key, vs) in enumerate(members.items()):
+            params = [v for v in vs if not v._prev]
+            magnitude = max(abs(_grad_of(p)) for p in params)
+            cells = [f"{len(params)} parameters, {len(vs)} nodes"]
+            if show_grad:
+                cells.append(f"max |grad| {fmt(magnitude)}")
+            graph.node(f"g{k}", value_table(key, cells, **style(magnitude)), _attributes=VALUE_NODE,
+                       **{"class": f"group {collapse}"})
     else:
         _add_clusters(graph, nodes, groups, add_value)
-    for (tail, head), count in edges.items():
-        graph.edge(tail, head, label=f"×{count}" if count > 1 and collapse else None)
+    for (tail, head), count in drawn_edges(nodes, index, box).items():
+        graph.edge(tail, head, label=f"×{count}" if count > 1 else None)
     if scale or highlight_below is not None:
         graph.node("legend", _legend(scale, highlight_below), _attributes=VALUE_NODE, **{"class": "legend"})
     return graph
+
+
+def _members(nodes: list[Value], groups: dict[Value, Group], collapse: str) -> dict[str, list[Value]]:
+    """The Values of each neuron or layer (``collapse``), in traversal order."""
+    members: dict[str, list[Value]] = {}
+    for v in nodes:
+        if v in groups:
+            members.setdefault(getattr(groups[v], collapse), []).append(v)
+    return members
+
+
+def drawn_edges(nodes: list[Value], index: dict[Value, int], box: dict[Value, str]) -> dict[tuple[str, str], int]:
+    """The drawn edges and how many times each is used: Value -> op node -> the op's output Value.
+
+    A Value inside a collapsed neuron or layer is its box (``box``); edges inside a box vanish. An
+    input used twice (``x * x``, or one input of every neuron of a layer) is one edge, labelled ×2.
+    """
+    edges: dict[tuple[str, str], int] = {}
+    for v in nodes:
+        if v._op is None:
+            continue
+        op = box.get(v, f"op{index[v]}")
+        pairs = [(box.get(p, f"v{index[p]}"), op) for p in v._prev] + [(op, box.get(v, f"v{index[v]}"))]
+        for pair in pairs:
+            if pair[0] != pair[1]:
+                edges[pair] = edges.get(pair, 0) + 1
+    return edges
 
 
 def _add_clusters(graph: graphviz.Digraph, nodes: list[Value], groups: dict[Value, Group],

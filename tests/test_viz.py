@@ -80,6 +80,13 @@ def test_trace_keeps_both_uses_of_a_repeated_input() -> None:
     assert len(nodes) == 2 and edges == [(x, nodes[1]), (x, nodes[1])]
 
 
+def test_an_input_used_twice_is_one_edge_labelled_x2() -> None:
+    x = Value(3.0, label="x")
+    source = draw_graph(x * x + x).source
+    assert edges_of(source).count(("v0", "op1")) == 1 and 'v0 -> op1 [label="×2"]' in source
+    assert ("v0", "op2") in edges_of(source)
+
+
 def test_trace_walks_deep_graphs_without_recursion() -> None:
     y = Value(0.0)
     for _ in range(20_000):
