@@ -51,6 +51,9 @@ class Step(NamedTuple):
 def backward_steps(root: Value) -> list[Step]:
     """The backward pass from ``root``, one :class:`Step` per op node, without touching ``.grad``.
 
+    Each step keeps its own copy of the gradients, so this is meant for the small graphs one
+    animates, not for training.
+
     >>> from microgradx import Value
     >>> a, b = Value(2.0, label="a"), Value(-1.0, label="b")
     >>> steps = backward_steps(a * b)

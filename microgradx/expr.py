@@ -22,7 +22,7 @@ import ast
 import inspect
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any, NoReturn, Union
 
 from . import functional
 from .engine import Value
@@ -106,7 +106,7 @@ def evaluate(text: str, variables: Mapping[str, float] | None = None) -> Value:
         except (TypeError, ValueError) as error:
             raise ExprError(f"the value of {name!r}: {error}") from error
     try:
-        result = _Evaluator(text.strip(), leaves).eval(tree.body)
+        result = _Evaluator(text.strip(), leaves).value(tree.body)
     except RecursionError:
         raise ExprError("the expression is nested too deeply to evaluate") from None
     if isinstance(result, list):
@@ -121,22 +121,22 @@ class _Evaluator:
         self.source = source
         self.leaves = leaves
 
-    def fail(self, node: ast.AST, message: str) -> Any:
+    def fail(self, node: ast.AST, message: str) -> NoReturn:
         raise ExprError(f"column {getattr(node, 'col_offset', 0) + 1}: {message}")
 
     def text(self, node: ast.AST) -> str:
         segment = ast.get_source_segment(self.source, node) or type(node).__name__
         return segment if len(segment) <= 40 else segment[:37] + "..."
 
-    def eval(self, node: ast.AST) -> Result:
+    def value(self, node: ast.AST) -> Result:
         if isinstance(node, ast.Constant):
             return self.number(node)
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-            return self.math(node, _OPERATORS[type(node.op)], self.eval(node.left), self.eval(node.right))
+            return self.math(node, _OPERATORS[type(node.op)], self.value(node.left), self.value(node.right))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            operand = self.eval(node.operand)
+            operand = self.value(node.operand)
             return self.math(node, lambda a, _: -a, operand, 0) if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.Call):
             return self.call(node)
@@ -193,10 +193,11 @@ class _Evaluator:
             return self.fail(node, f"unknown function {name!r}; the functions are {_FUNCTION_LIST}")
         if node.keywords:
             return self.fail(node, f"keyword arguments are not supported; pass them in order: {_usage(name)}")
+        args: list[Any]
         if name in _LIST_FUNCTIONS:
             args = [self.list_argument(name, arg) for arg in node.args]
         else:
-            args = [self.eval(arg) for arg in node.args]
+            args = [self.value(arg) for arg in node.args]
             if args and isinstance(args[0], float):  # tanh(2): the engine's method needs a Value
                 args[0] = Value(args[0])
             if any(isinstance(a, Value) for a in args[1:]):
@@ -212,7 +213,7 @@ class _Evaluator:
     def list_argument(self, name: str, node: ast.AST) -> list[Any]:
         if not isinstance(node, (ast.List, ast.Tuple)):
             return self.fail(node, f"{name}() takes a list in brackets: {_usage(name)}")
-        return [self.eval(item) for item in node.elts]  # an item that is a list is refused by eval
+        return [self.value(item) for item in node.elts]  # an item that is a list is refused by value()
 
 
 def _reason(error: BaseException) -> str:
