@@ -8,13 +8,15 @@
 7.0
 """
 
-from . import data, functional, init, losses, nn, ops, optim, serialization, train
+from . import animate, data, functional, init, losses, nn, ops, optim, serialization, train, viz
+from .animate import animate_backward
 from .engine import DomainError, Value, apply_op, define_op, enable_grad, grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from .nn import MLP, Layer, Module, Neuron, Perceptron
 from .optim import SGD, Adam, AdamW, RMSProp
 from .serialization import SaveFileError, load, save
 from .train import History, evaluate, fit
+from .viz import draw_dot, draw_graph, trace
 
 __version__ = "0.1.0"
 
@@ -27,6 +29,8 @@ __all__ = [
     # neural networks
     "Module", "Neuron", "Layer", "MLP", "Perceptron", "SGD", "Adam", "AdamW", "RMSProp",
     "fit", "evaluate", "History", "save", "load", "SaveFileError",
+    # graphs (microgradx.viz.save writes a drawing to a file)
+    "draw_graph", "draw_dot", "trace", "animate_backward",
     # modules
-    "functional", "ops", "nn", "init", "losses", "optim", "data", "train", "serialization",
+    "functional", "ops", "nn", "init", "losses", "optim", "data", "train", "serialization", "viz", "animate",
 ]
