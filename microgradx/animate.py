@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import viz
+from ._checks import whole_number
 from .engine import Value, grad
 from .viz import Graph, fmt, html_text
 
@@ -128,8 +129,7 @@ def animate_backward(
     """
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {rankdir!r}")
-    if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or interval_ms < 1:
-        raise ValueError(f"interval_ms must be a positive whole number of milliseconds, got {interval_ms!r}")
+    whole_number(interval_ms, "interval_ms (milliseconds per frame)")
     nodes, _ = viz.trace(root)
     drawn = sum(1 if v._op is None else 2 for v in nodes)
     if drawn > max_nodes:

@@ -18,6 +18,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from ._checks import whole_number
+
 __all__ = [
     "make_moons", "make_circles", "make_xor", "make_spirals", "make_blobs", "make_sine",
     "train_test_split", "minibatches",
@@ -33,12 +35,6 @@ def _rng(seed: Seed) -> np.random.Generator:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {seed!r}")
     return np.random.default_rng(seed)
-
-
-def _count(n: object, what: str = "n_samples", least: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < least:
-        raise ValueError(f"{what} must be a whole number >= {least}, got {n!r}")
-    return int(n)
 
 
 def _noise(noise: object) -> float:
@@ -61,7 +57,7 @@ def make_moons(n_samples: int = 100, noise: float = 0.0, seed: Seed = None) -> t
     >>> X.round(2).tolist(), y.tolist()
     ([[0.0, 0.5], [1.0, 0.0], [-1.0, 0.0], [2.0, 0.5]], [1, 0, 0, 1])
     """
-    n_samples, noise, rng = _count(n_samples), _noise(noise), _rng(seed)
+    n_samples, noise, rng = whole_number(n_samples, "n_samples"), _noise(noise), _rng(seed)
     n_upper = n_samples // 2
     t_upper, t_lower = np.linspace(0, math.pi, n_upper), np.linspace(0, math.pi, n_samples - n_upper)
     upper = np.column_stack([np.cos(t_upper), np.sin(t_upper)])
@@ -79,7 +75,7 @@ def make_circles(
     >>> sorted(np.hypot(X[:, 0], X[:, 1]).round(6).tolist()) == [0.5] * 4 + [1.0] * 4
     True
     """
-    n_samples, noise, rng = _count(n_samples), _noise(noise), _rng(seed)
+    n_samples, noise, rng = whole_number(n_samples, "n_samples"), _noise(noise), _rng(seed)
     if not 0 < factor < 1:
         raise ValueError(f"factor is the inner radius over the outer one, between 0 and 1; got {factor!r}")
     n_outer = n_samples // 2
@@ -98,7 +94,7 @@ def make_xor(n_samples: int = 100, noise: float = 0.0, seed: Seed = None) -> tup
     >>> bool(np.all(y == ((X[:, 0] > 0) != (X[:, 1] > 0))))
     True
     """
-    n_samples, noise, rng = _count(n_samples), _noise(noise), _rng(seed)
+    n_samples, noise, rng = whole_number(n_samples, "n_samples"), _noise(noise), _rng(seed)
     X = rng.uniform(-1, 1, size=(n_samples, 2))
     y = ((X[:, 0] > 0) != (X[:, 1] > 0)).astype(int)
     return _finish(X, y, noise, rng)
@@ -115,7 +111,8 @@ def make_spirals(
     >>> np.bincount(y).tolist()
     [30, 30, 30]
     """
-    n_samples, n_classes, noise, rng = _count(n_samples), _count(n_classes, "n_classes"), _noise(noise), _rng(seed)
+    n_samples, n_classes = whole_number(n_samples, "n_samples"), whole_number(n_classes, "n_classes")
+    noise, rng = _noise(noise), _rng(seed)
     sizes = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
     arms = []
     for k, n in enumerate(sizes):
@@ -137,9 +134,9 @@ def make_blobs(
     >>> sorted(map(tuple, X.tolist())), np.bincount(y).tolist()
     ([(0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (5.0, 5.0), (5.0, 5.0), (5.0, 5.0)], [3, 3])
     """
-    n_samples, std, rng = _count(n_samples), _noise(std), _rng(seed)
+    n_samples, std, rng = whole_number(n_samples, "n_samples"), _noise(std), _rng(seed)
     if isinstance(centers, (int, np.integer)) and not isinstance(centers, bool):
-        middles = rng.uniform(-10, 10, size=(_count(centers, "centers"), 2))
+        middles = rng.uniform(-10, 10, size=(whole_number(centers, "centers"), 2))
     else:
         middles = np.asarray(centers, dtype=float)
         if middles.ndim != 2 or len(middles) == 0:
@@ -159,7 +156,7 @@ def make_sine(
     >>> X.shape, bool(np.allclose(y, np.sin(X[:, 0])))
     ((5, 1), True)
     """
-    n_samples, noise, rng = _count(n_samples), _noise(noise), _rng(seed)
+    n_samples, noise, rng = whole_number(n_samples, "n_samples"), _noise(noise), _rng(seed)
     if not low < high:
         raise ValueError(f"make_sine() needs low < high, got low={low!r}, high={high!r}")
     x = rng.uniform(low, high, size=n_samples)
@@ -217,7 +214,7 @@ def minibatches(
     """
     X, y = _check_xy(X, y, "minibatches()")
     n = len(X)
-    size = n if batch_size is None else _count(batch_size, "batch_size")
+    size = n if batch_size is None else whole_number(batch_size, "batch_size")
     order = _rng(seed).permutation(n) if shuffle else np.arange(n)
     for start in range(0, n, size):
         batch = order[start : start + size]

@@ -20,12 +20,11 @@ Value(data=..., grad=0)
 
 from __future__ import annotations
 
-import math
-import numbers
 import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Union
 
+from ._checks import real_number, whole_number
 from .engine import Value
 from .functional import dot
 from .init import INITIALIZERS, Initializer, Seed, make_rng
@@ -151,7 +150,7 @@ class Module:
         values = {}
         for name, _ in own:
             if name in state:
-                values[name] = _finite_number(state[name], f"{who}.load_state_dict(): the value of {name!r}")
+                values[name] = real_number(state[name], f"{who}.load_state_dict(): the value of {name!r}")
         for name, p in own:  # every check passed: now write
             if name in values:
                 p.data = values[name]
@@ -178,22 +177,6 @@ def _walk(obj: object, name: str) -> list[tuple[str, Value]]:
 
 def _more(keys: list[str]) -> str:
     return f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
-
-
-def _finite_number(x: object, what: str) -> float:
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        try:
-            if math.isfinite(x):
-                return float(x)
-        except OverflowError:  # an int too large for a float
-            pass
-    raise ValueError(f"{what} must be a finite number, got {reprlib.repr(x)}")
-
-
-def _positive_int(n: object, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{what} must be a positive whole number, got {n!r}")
-    return int(n)
 
 
 def _activation(name: object, nonlin: bool | None) -> str:
@@ -254,7 +237,7 @@ class Neuron(Module):
         fan_out: int = 1,
         nonlin: bool | None = None,
     ) -> None:
-        nin = _positive_int(nin, "Neuron(nin)")
+        nin = whole_number(nin, "Neuron(nin)")
         self.activation = _activation(activation, nonlin)
         self.w = [Value(w) for w in _initializer(init)(nin, fan_out, make_rng(seed))]
         if len(self.w) != nin:
@@ -290,7 +273,7 @@ class Layer(Module):
         seed: Seed = None,
         nonlin: bool | None = None,
     ) -> None:
-        nout = _positive_int(nout, "Layer(nout)")
+        nout = whole_number(nout, "Layer(nout)")
         rng = make_rng(seed)
         self.neurons = [
             Neuron(nin, activation, init=init, seed=rng, fan_out=nout, nonlin=nonlin) for _ in range(nout)
@@ -372,7 +355,7 @@ class Perceptron(Module):
     """
 
     def __init__(self, nin: int) -> None:
-        nin = _positive_int(nin, "Perceptron(nin)")
+        nin = whole_number(nin, "Perceptron(nin)")
         self.w = [Value(0.0) for _ in range(nin)]  # the rule works from any start; zero is the classic one
         self.b = Value(0.0)
         self._label_parameters()
@@ -396,7 +379,7 @@ class Perceptron(Module):
             raise ValueError(f"Perceptron.learn(): labels must be 0 or 1, got {bad!r}")
         rows = [[v.data for v in _inputs(x, len(self.w), "Perceptron")] for x in X]
         mistakes_per_epoch = []
-        for _ in range(_positive_int(epochs, "epochs")):
+        for _ in range(whole_number(epochs, "epochs")):
             mistakes = 0
             for x, target in zip(rows, y):
                 error = target - self._predict(x)

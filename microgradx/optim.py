@@ -29,11 +29,11 @@ set ``optimizer.lr`` each time their ``step()`` is called; ``clip_grad_norm`` re
 from __future__ import annotations
 
 import math
-import numbers
 import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
+from ._checks import real_number, whole_number
 from .engine import Value
 
 __all__ = [
@@ -44,12 +44,8 @@ __all__ = [
 
 
 def _number(value: object, name: str, low: float = 0.0, high: float = math.inf, *, open_high: bool = False) -> float:
-    """``value`` as a float, checked to lie in [low, high] (or [low, high)), else a clear error."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and low <= value and (value < high if open_high else value <= high):  # type: ignore[operator]
-        return float(value)  # type: ignore[arg-type]
-    bracket = ")" if open_high else "]"
-    raise ValueError(f"{name} must be a number in [{low:g}, {high:g}{bracket}, got {reprlib.repr(value)}")
+    """``value`` as a float in [low, high] (or [low, high)); rates and factors default to >= 0."""
+    return real_number(value, name, low, high, open_high=open_high)
 
 
 def _grad(p: Value) -> float:
@@ -150,9 +146,7 @@ class Optimizer:
         h = state["hyperparameters"]
         _same_keys(h, self.hyperparameters, who, "hyperparameters")
         hyper = self._check({k: tuple(v) if isinstance(v, list) else v for k, v in h.items()})
-        steps = state["step_count"]
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"{who}: step_count must be a whole number >= 0, got {reprlib.repr(steps)}")
+        steps = whole_number(state["step_count"], f"{who}: step_count", least=0)
         _same_keys(state["state"], self.buffers, who, "state")
         buffers = {}
         for name in self.buffers:
@@ -421,9 +415,7 @@ class LRSchedule:
         _same_keys(state, ("type", "base_lr", "step_count"), who, "state dict")
         if state["type"] != type(self).__name__:
             raise ValueError(f"{who}: this is the state of a {state['type']!r} schedule")
-        steps = state["step_count"]
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"{who}: step_count must be a whole number >= 0, got {reprlib.repr(steps)}")
+        steps = whole_number(state["step_count"], f"{who}: step_count", least=0)
         base_lr = _number(state["base_lr"], f"{who}: base_lr")
         old = self.base_lr
         self.base_lr = base_lr
@@ -448,9 +440,7 @@ class StepLR(LRSchedule):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"step_size must be a whole number >= 1, got {step_size!r}")
-        self.step_size, self.gamma = step_size, _number(gamma, "gamma")
+        self.step_size, self.gamma = whole_number(step_size, "step_size"), _number(gamma, "gamma")
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -469,9 +459,7 @@ class CosineAnnealingLR(LRSchedule):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max < 1:
-            raise ValueError(f"T_max must be a whole number >= 1, got {T_max!r}")
-        self.T_max, self.eta_min = T_max, _number(eta_min, "eta_min")
+        self.T_max, self.eta_min = whole_number(T_max, "T_max"), _number(eta_min, "eta_min")
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -495,8 +483,7 @@ class LinearLR(LRSchedule):
     def __init__(
         self, optimizer: Optimizer, start_factor: float = 1 / 3, end_factor: float = 1.0, total_iters: int = 5
     ) -> None:
-        if isinstance(total_iters, bool) or not isinstance(total_iters, int) or total_iters < 1:
-            raise ValueError(f"total_iters must be a whole number >= 1, got {total_iters!r}")
+        total_iters = whole_number(total_iters, "total_iters")
         self.start_factor = _number(start_factor, "start_factor")
         self.end_factor = _number(end_factor, "end_factor")
         self.total_iters = total_iters

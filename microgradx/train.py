@@ -20,6 +20,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from . import losses
+from ._checks import whole_number
 from .data import Seed, _check_xy, _rng, minibatches
 from .engine import Value, no_grad
 from .nn import Module
@@ -163,8 +164,7 @@ def fit(
     X, y = _check_xy(X, y, "fit()")
     if len(X) == 0:
         raise ValueError("fit() got no examples to train on")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+    epochs = whole_number(epochs, "epochs")
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an optimizer of microgradx.optim, got {optimizer!r}")
     if not (isinstance(l2, (int, float)) and 0 <= l2 < math.inf):

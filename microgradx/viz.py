@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 
 import graphviz
 
+from ._checks import whole_number
 from .engine import Value, _reverse_topological
 
 __all__ = [
@@ -463,8 +464,7 @@ def _check_options(rankdir: object, collapse: object, max_nodes: object, highlig
         raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {rankdir!r}")
     if collapse is not None and collapse not in COLLAPSE_MODES:
         raise ValueError(f"collapse must be None, 'neuron' or 'layer', got {collapse!r}")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive whole number, got {max_nodes!r}")
+    whole_number(max_nodes, "max_nodes")
     if highlight_below is not None and (
         isinstance(highlight_below, bool) or not isinstance(highlight_below, (int, float))
         or not 0 < highlight_below < math.inf

@@ -83,7 +83,7 @@ def test_a_large_graph_is_refused_with_the_fix() -> None:
         y = y + 1.0
     with pytest.raises(GraphTooLarge, match=r"301 nodes, more than max_nodes=150.*one neuron.*max_nodes="):
         animate_backward(y)
-    with pytest.raises(ValueError, match="interval_ms must be a positive whole number"):
+    with pytest.raises(ValueError, match=r"interval_ms \(milliseconds per frame\) must be a whole number >= 1"):
         animate_backward(Value(1.0) * 2, interval_ms=0)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from reference import central_differences
 
 from microgradx import DomainError, Value, enable_grad, grad, is_grad_enabled, no_grad
 from microgradx.engine import Value as EngineValue
@@ -430,16 +431,6 @@ def run(program: list[tuple], inputs: list, table: int) -> object:
     return total
 
 
-def numeric_gradient(f, xs: list[float], eps: float = 1e-6) -> list[float]:
-    out = []
-    for i in range(len(xs)):
-        up, down = list(xs), list(xs)
-        up[i] += eps
-        down[i] -= eps
-        out.append((f(up) - f(down)) / (2 * eps))
-    return out
-
-
 @given(dags())
 def test_random_dags_match_finite_differences(case: tuple[list[float], list[tuple]]) -> None:
     xs, program = case
@@ -447,7 +438,7 @@ def test_random_dags_match_finite_differences(case: tuple[list[float], list[tupl
     out = run(program, values, 0)
     assert out.data == pytest.approx(run(program, xs, 1), rel=1e-12, abs=1e-12)
     out.backward()
-    numeric = numeric_gradient(lambda p: run(program, p, 1), xs)
+    numeric = central_differences(lambda p: run(program, p, 1), xs)
     assert [v.grad for v in values] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
 
 
@@ -463,7 +454,7 @@ def test_random_dags_second_derivatives_match_differences_of_first(case: tuple[l
 
     for i, first in enumerate(firsts):
         hessian_row = grad(first, values)
-        numeric = numeric_gradient(lambda p, i=i: first_derivative(i, p), xs)
+        numeric = central_differences(lambda p, i=i: first_derivative(i, p), xs)
         assert list(hessian_row) == pytest.approx(numeric, rel=1e-4, abs=1e-5)
 
 

@@ -6,23 +6,10 @@ import math
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from reference import central_differences_at
 
 from microgradx import losses
 from microgradx.engine import Value, no_grad
-
-
-def numerical_grads(f, values, h=1e-6):
-    """Central differences (f(v + h) - f(v - h)) / 2h of the float f() for each Value v."""
-    grads = []
-    for v in values:
-        old = v.data
-        v.data = old + h
-        up = f()
-        v.data = old - h
-        down = f()
-        v.data = old
-        grads.append((up - down) / (2 * h))
-    return grads
 
 
 def check_gradients(loss_of, preds):
@@ -30,7 +17,7 @@ def check_gradients(loss_of, preds):
     loss = loss_of(preds)
     loss.backward()
     with no_grad():
-        numeric = numerical_grads(lambda: loss_of(preds).data, preds)
+        numeric = central_differences_at(lambda: loss_of(preds).data, preds)
     for p, expected in zip(preds, numeric):
         assert math.isclose(p.grad, expected, rel_tol=1e-5, abs_tol=1e-7), (p.grad, expected)
 

@@ -8,26 +8,13 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from reference import central_differences_at
 
 from microgradx import init
 from microgradx.engine import Value, no_grad
 from microgradx.nn import ACTIVATIONS, MLP, Layer, Module, Neuron, Perceptron
 
 KINKED = {"relu", "leaky_relu"}  # ops whose derivative jumps at 0
-
-
-def numerical_grads(f, values, h=1e-6):
-    """Central differences (f(v + h) - f(v - h)) / 2h of the float f() for each Value v."""
-    grads = []
-    for v in values:
-        old = v.data
-        v.data = old + h
-        up = f()
-        v.data = old - h
-        down = f()
-        v.data = old
-        grads.append((up - down) / (2 * h))
-    return grads
 
 
 def nearest_kink(root):
@@ -77,7 +64,7 @@ def test_mlp_gradients_equal_finite_differences(nin, nouts, activation, output_a
     root.backward()
     wrt = model.parameters() + inputs
     with no_grad():
-        numeric = numerical_grads(lambda: forward().data, wrt)
+        numeric = central_differences_at(lambda: forward().data, wrt)
     for v, expected in zip(wrt, numeric):
         assert math.isclose(v.grad, expected, rel_tol=1e-5, abs_tol=1e-6), (v.label or "an input", v.grad, expected)
 
@@ -89,7 +76,7 @@ def test_a_gradient_check_catches_a_wrong_gradient():
     model(inputs).backward()
     p = model.parameters()[0]
     with no_grad():
-        (expected,) = numerical_grads(lambda: model(inputs).data, [p])
+        (expected,) = central_differences_at(lambda: model(inputs).data, [p])
     assert math.isclose(p.grad, expected, rel_tol=1e-5)
     assert not math.isclose(p.grad * 1.001, expected, rel_tol=1e-5)
 
@@ -346,7 +333,7 @@ def test_bad_construction_arguments():
         MLP(2, [3], init="he")
     with pytest.raises(ValueError, match=r"nouts is a list of layer widths such as \[16, 16, 1\], got 16"):
         MLP(2, 16)
-    with pytest.raises(ValueError, match="Neuron\\(nin\\) must be a positive whole number, got 0"):
+    with pytest.raises(ValueError, match="Neuron\\(nin\\) must be a whole number >= 1, got 0"):
         MLP(0, [3])
-    with pytest.raises(ValueError, match="Layer\\(nout\\) must be a positive whole number, got 0"):
+    with pytest.raises(ValueError, match="Layer\\(nout\\) must be a whole number >= 1, got 0"):
         MLP(2, [0])

@@ -17,6 +17,7 @@ import math
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from reference import central_differences
 
 from microgradx import Value, grad, ops
 from microgradx.engine import apply_op
@@ -86,14 +87,8 @@ def _sample(data: st.DataObject, op: ops.Op, n: int, lo: float = -4.0, hi: float
     return xs
 
 
-def _numeric_partials(f, xs: list[float]) -> list[float]:
-    partials = []
-    for i in range(len(xs)):
-        up, down = list(xs), list(xs)
-        up[i] += EPS
-        down[i] -= EPS
-        partials.append((f(*up) - f(*down)) / (2 * EPS))
-    return partials
+def _partials_by_differences(f, xs: list[float]) -> list[float]:
+    return central_differences(lambda point: f(*point), xs, EPS)
 
 
 def _analytic_partials(op: ops.Op, xs: list[float]) -> list[float]:
@@ -112,7 +107,7 @@ def _close(a: float, b: float, rtol: float = RTOL, atol: float = ATOL) -> bool:
 def test_first_derivative_matches_central_difference(op: ops.Op, data: st.DataObject) -> None:
     xs = _sample(data, op, op.arity)
     analytic = _analytic_partials(op, xs)
-    numeric = _numeric_partials(op.forward, xs)
+    numeric = _partials_by_differences(op.forward, xs)
     for a, n in zip(analytic, numeric):
         assert _close(a, n), f"{op.name} at {xs}: analytic {analytic} vs numeric {numeric}"
 
@@ -130,7 +125,7 @@ def test_second_derivative_matches_difference_of_first(op: ops.Op, data: st.Data
         def first_partial(*point: float, i: int = i) -> float:
             return _analytic_partials(op, list(point))[i]
 
-        numeric = _numeric_partials(first_partial, xs)
+        numeric = _partials_by_differences(first_partial, xs)
         for a, n in zip(analytic, numeric):
             assert _close(a, n, rtol=1e-4, atol=1e-5), f"{op.name} at {xs}: d2 {analytic} vs {numeric}"
 
@@ -154,12 +149,12 @@ def test_variadic_ops_first_and_second_derivatives(op: ops.Op, data: st.DataObje
     count = 2 * n if op is ops.DOT else n  # dot takes the ws then the xs
     xs = _sample(data, op, count)
     analytic = _analytic_partials(op, xs)
-    numeric = _numeric_partials(op.forward, xs)
+    numeric = _partials_by_differences(op.forward, xs)
     assert all(_close(a, b) for a, b in zip(analytic, numeric)), (analytic, numeric)
     inputs = [Value(x) for x in xs]
     firsts = grad(apply_op(op, *inputs), inputs, create_graph=True)
     hessian_row = grad(firsts[0], inputs)
-    numeric_row = _numeric_partials(lambda *p: _analytic_partials(op, list(p))[0], xs)
+    numeric_row = _partials_by_differences(lambda *p: _analytic_partials(op, list(p))[0], xs)
     assert all(_close(a, b, 1e-4, 1e-5) for a, b in zip(hessian_row, numeric_row))
 
 

@@ -184,7 +184,8 @@ def test_load_state_dict_checks_everything_first():
         (lambda s: s["hyperparameters"].update(betas=[0.9, 1.0]), r"betas\[1\] must be a number in \[0, 1\)"),
         (lambda s: s.update(step_count=-2), "step_count must be a whole number >= 0, got -2"),
         (lambda s: s["state"]["exp_avg"].pop(), r"needs one number per parameter \(2\), got 1 values"),
-        (lambda s: s["state"]["exp_avg_sq"].__setitem__(1, "x"), r"state\['exp_avg_sq'\]\[1\] must be a number"),
+        (lambda s: s["state"]["exp_avg_sq"].__setitem__(1, "x"),
+         r"state\['exp_avg_sq'\]\[1\] must be a finite number, got 'x'"),
         (lambda s: s["state"].pop("exp_avg"), "state is missing the key 'exp_avg'"),
     ]
     for change, message in cases:

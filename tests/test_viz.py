@@ -409,7 +409,7 @@ def test_above_the_node_limit_a_clear_error_instead_of_minutes_in_dot() -> None:
     assert len(nodes_of(draw_graph(y, max_nodes=2000).source)) == 1801
     with pytest.raises(GraphTooLarge, match="max_nodes=10"):
         draw_graph(y, max_nodes=10)
-    with pytest.raises(ValueError, match="max_nodes must be a positive whole number"):
+    with pytest.raises(ValueError, match="max_nodes must be a whole number >= 1"):
         draw_graph(y, max_nodes=0)
     with pytest.raises(ValueError, match="collapse must be None, 'neuron' or 'layer'"):
         draw_graph(y, collapse="neurons")
