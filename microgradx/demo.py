@@ -64,8 +64,19 @@ def _predict_grid(model: MLP, X: np.ndarray, n: int = 60) -> tuple[np.ndarray, n
     (x0, x1), (y0, y1) = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
     xx, yy = np.meshgrid(np.linspace(x0, y0, n), np.linspace(x1, y1, n))
     with no_grad():
-        scores = np.array([model([a, b]).data for a, b in zip(xx.ravel(), yy.ravel())])
+        scores = np.array([_score(model, [a, b]) for a, b in zip(xx.ravel(), yy.ravel())])
     return xx, yy, scores.reshape(xx.shape)
+
+
+def _output(model: MLP, x: list[Any]) -> Value:
+    """The model's single output (the demo's MLP ends in one unit)."""
+    out = model(x)
+    assert isinstance(out, Value)
+    return out
+
+
+def _score(model: MLP, x: list[float]) -> float:
+    return _output(model, x).data
 
 
 def _plots(model: MLP, X: np.ndarray, labels: np.ndarray, history: History, out: Path) -> list[Path]:
@@ -109,7 +120,7 @@ def _graphs(model: MLP, X: np.ndarray, out: Path) -> list[Path]:
     score.backward()
     neuron_svg = viz.save(viz.draw_graph(score, heatmap=True), out / "neuron.svg")
 
-    output = model(point)
+    output = _output(model, point)
     model.zero_grad()
     output.backward()
     mlp_svg = viz.save(viz.draw_graph(output, collapse="neuron"), out / "mlp.svg")
@@ -117,5 +128,5 @@ def _graphs(model: MLP, X: np.ndarray, out: Path) -> list[Path]:
     x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.88, label="b")
     y: Any = (x * w + b).tanh()
     y.label = "y"
-    animation = animate_backward(y, out / "backprop.html")
-    return [Path(neuron_svg), Path(mlp_svg), Path(animation.path)]
+    animate_backward(y, out / "backprop.html")
+    return [Path(neuron_svg), Path(mlp_svg), out / "backprop.html"]

@@ -107,12 +107,12 @@ class Value:
     # -- arithmetic: each applies one primitive op from the table, or is algebra over them --------
 
     def __add__(self, other: Value | Number) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _apply2(ops.ADD, self, other)
+        rhs = _operand(other)
+        return NotImplemented if rhs is None else _apply2(ops.ADD, self, rhs)
 
     def __mul__(self, other: Value | Number) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _apply2(ops.MUL, self, other)
+        rhs = _operand(other)
+        return NotImplemented if rhs is None else _apply2(ops.MUL, self, rhs)
 
     def __pow__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
@@ -429,7 +429,7 @@ def _checked_output(op: Op, out: object, parents: Sequence[Value]) -> float:
     return out  # type: ignore[return-value]
 
 
-def _node(data: float, op: Op, a: Any, b: Value | None) -> Value:
+def _node(data: float, op: Op | None, a: Any, b: Value | None) -> Value:
     """A new node holding ``data``, made by ``op`` from parents ``a`` (and ``b``).
 
     Under ``no_grad()`` the node is a leaf: no op, no parents, nothing kept alive.

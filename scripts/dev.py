@@ -2,7 +2,7 @@
 """Set up microgradx on a fresh machine and run its main job or its tests.
 
     python3 scripts/dev.py demo    # train the demo MLP, write its graph and plots to out/demo/
-    python3 scripts/dev.py test    # lint + the whole test suite (what CI runs)
+    python3 scripts/dev.py test    # lint, type check and the whole test suite (what CI runs)
 
 Both create a virtual environment in .venv (reused while pyproject.toml is unchanged), install the
 package into it, and make sure Graphviz's ``dot`` program is there: installed with apt-get where
@@ -119,6 +119,7 @@ def main(argv: list[str]) -> None:
         return
     ensure_chromium()
     run([str(BIN / "ruff"), "check", "."])
+    run([str(PYTHON), "-m", "mypy"])
     run([str(PYTHON), "-m", "pytest", *rest])
 
 
