@@ -53,6 +53,12 @@ def ensure_venv(extras: str) -> None:
     if not PYTHON.exists():
         say(f"creating a virtual environment in {VENV}")
         result = subprocess.run([sys.executable, "-m", "venv", str(VENV)])
+        if (result.returncode != 0 or not PYTHON.exists()) and can_apt():
+            # Debian ships venv separately; python3-venv matches the default python3
+            shutil.rmtree(VENV, ignore_errors=True)
+            minor = f"python3.{sys.version_info.minor}-venv"
+            if apt_install(minor) or apt_install("python3-venv"):
+                result = subprocess.run([sys.executable, "-m", "venv", str(VENV)])
         if result.returncode != 0 or not PYTHON.exists():
             stop("could not create a virtual environment. On Debian/Ubuntu install the venv module "
                  "(apt-get install python3-venv), then run this command again.")
