@@ -62,14 +62,18 @@ def ensure_venv(extras: str) -> None:
         if result.returncode != 0 or not PYTHON.exists():
             stop("could not create a virtual environment. On Debian/Ubuntu install the venv module "
                  "(apt-get install python3-venv), then run this command again.")
-    # Reinstall only when the project's requirements changed since the last install.
+    # Install again only when pyproject.toml changed or an extra is wanted that is not there yet.
     stamp = VENV / ".microgradx-installed"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = set(extras.split(","))
+    lines = stamp.read_text().split() if stamp.exists() else []
+    installed = set(lines[1:]) if lines[:1] == [digest] else set()
+    if wanted <= installed:
         return
+    wanted |= installed
     run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{extras}]"])
-    stamp.write_text(digest)
+    run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{','.join(sorted(wanted))}]"])
+    stamp.write_text(" ".join([digest, *sorted(wanted)]))
 
 
 def can_apt() -> bool:
