@@ -383,6 +383,18 @@ def test_object_arrays_of_values_support_matmul_sum_and_broadcasting() -> None:
     assert (np.array([1.0, 2.0]) * Value(2.0))[1].data == 4.0
 
 
+@pytest.mark.parametrize(("ufunc", "reference"), [(np.tanh, math.tanh), (np.exp, math.exp), (np.log, math.log),
+                                                  (np.sqrt, math.sqrt), (np.sin, math.sin), (np.abs, abs)])
+def test_numpy_ufuncs_on_object_arrays_call_the_value_methods(ufunc, reference) -> None:
+    xs = np.array([Value(0.5), Value(2.0)])
+    ys = ufunc(xs)
+    assert all(isinstance(y, Value) for y in ys)
+    assert [y.data for y in ys] == pytest.approx([reference(0.5), reference(2.0)])
+    ys.sum().backward()  # and gradients flow back through them
+    h = 1e-6
+    assert xs[0].grad == pytest.approx((reference(0.5 + h) - reference(0.5 - h)) / (2 * h), rel=1e-6)
+
+
 # -- random expression DAGs ----------------------------------------------------------------------
 
 UNARY = {
