@@ -175,6 +175,7 @@ def html_text(text: str) -> str:
 # ColorBrewer's YlOrRd: pale yellow for tiny |grad|, dark red for large ones.
 HEAT_COLORS = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026")
 ZERO_COLOR = "#e5e7eb"  # grad exactly 0: grey, off the scale
+NONFINITE_COLOR = "#4c1d95"  # inf or nan (left by a backward pass that overflowed): off the scale too
 BELOW_COLOR = "#2563eb"  # the frame of a node below highlight_below
 
 
@@ -186,24 +187,27 @@ class HeatScale(NamedTuple):
 
     @classmethod
     def of(cls, magnitudes: Iterable[float]) -> HeatScale | None:
-        """The smallest range of whole decades holding every nonzero magnitude (None: all are 0).
+        """The smallest range of whole decades holding every nonzero finite magnitude (None: none).
 
-        >>> HeatScale.of([0.0, 0.02, 3.0])
+        >>> HeatScale.of([0.0, 0.02, 3.0, math.inf])
         HeatScale(lo=-2, hi=1)
         """
-        logs = [math.log10(m) for m in magnitudes if m > 0]
+        logs = [math.log10(m) for m in magnitudes if 0 < m < math.inf]  # nan fails both tests
         if not logs:
             return None
         lo, hi = math.floor(min(logs)), math.ceil(max(logs))
         return cls(lo, max(hi, lo + 1))
 
     def color(self, magnitude: float) -> str:
-        """The fill colour for ``magnitude`` (an |grad|): grey for 0, else along HEAT_COLORS.
+        """The fill colour for ``magnitude`` (an |grad|): grey for 0, violet for inf or nan, else along
+        HEAT_COLORS.
 
         >>> s = HeatScale(-2, 1)
-        >>> s.color(0.01), s.color(10.0), s.color(0.0)
-        ('#ffffcc', '#800026', '#e5e7eb')
+        >>> s.color(0.01), s.color(10.0), s.color(0.0), s.color(math.nan)
+        ('#ffffcc', '#800026', '#e5e7eb', '#4c1d95')
         """
+        if not math.isfinite(magnitude):
+            return NONFINITE_COLOR
         if magnitude <= 0:
             return ZERO_COLOR
         t = (math.log10(magnitude) - self.lo) / (self.hi - self.lo)
@@ -223,7 +227,11 @@ def _rgb(color: str) -> tuple[int, int, int]:
 
 
 def text_color(fill: str) -> str:
-    """Black or white, whichever reads better on ``fill``."""
+    """Black or white, whichever reads better on ``fill`` (by its luma).
+
+    >>> text_color("#ffffcc"), text_color("#800026")
+    ('black', 'white')
+    """
     r, g, b = _rgb(fill)
     return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else "black"
 
@@ -255,7 +263,11 @@ def value_table(
 
 
 def number_cells(v: Value, show_grad: bool) -> list[str]:
-    """The ``data ...`` and ``grad ...`` cells of a Value's box."""
+    """The ``data ...`` and ``grad ...`` cells of a Value's box.
+
+    >>> number_cells(Value(2.0), show_grad=True)
+    ['data 2.0000', 'grad 0.0000']
+    """
     cells = [f"data {fmt(v.data)}"]
     if show_grad:
         cells.append(f"grad {fmt(_grad_of(v))}")
@@ -263,7 +275,11 @@ def number_cells(v: Value, show_grad: bool) -> list[str]:
 
 
 def op_label(v: Value) -> str:
-    """The HTML-like label of the op node that made ``v`` (op names can be user text too)."""
+    """The HTML-like label of the op node that made ``v`` (op names can be user text too).
+
+    >>> op_label(Value(1.0) * 2)
+    '<*>'
+    """
     return f"<{html_text(v._op.name)}>"  # type: ignore[union-attr]
 
 
@@ -355,11 +371,14 @@ def draw_graph(
     groups = neuron_groups(nodes) if clusters or collapse else {}
     members = _members(nodes, groups, collapse) if collapse else {}  # collapsed box -> its Values
     box = {v: f"g{k}" for k, vs in enumerate(members.values()) for v in vs}  # Value -> its collapsed box
-    drawn = len(members) + sum(1 if v._op is None else 2 for v in nodes if v not in box)
+    drawn = len(members) + drawn_node_count(v for v in nodes if v not in box)
     if drawn > max_nodes:
         raise GraphTooLarge(_too_large_message(drawn, max_nodes, bool(groups), collapse))
 
-    scale = HeatScale.of(abs(_grad_of(v)) for v in nodes) if heatmap else None
+    magnitudes = [abs(_grad_of(v)) for v in nodes] if heatmap else []
+    # With no nonzero finite gradient (say, before backward()) there is no range to span: the boxes
+    # are still coloured (grey for 0) and the legend says why, rather than the option doing nothing.
+    scale = (HeatScale.of(magnitudes) or HeatScale(0, 1)) if heatmap else None
 
     def style(magnitude: float) -> dict[str, Any]:
         below = highlight_below is not None and magnitude < highlight_below
@@ -381,7 +400,7 @@ def draw_graph(
     if collapse:
         for k, (key, vs) in enumerate(members.items()):
             params = [v for v in vs if not v._prev]
-            magnitude = max(abs(_grad_of(p)) for p in params)
+            magnitude = _largest(abs(_grad_of(p)) for p in params)
             cells = [f"{len(params)} parameters, {len(vs)} nodes"]
             if show_grad:
                 cells.append(f"max |grad| {fmt(magnitude)}")
@@ -392,7 +411,8 @@ def draw_graph(
     for (tail, head), count in drawn_edges(nodes, index, box).items():
         graph.edge(tail, head, label=f"×{count}" if count > 1 else None)
     if scale or highlight_below is not None:
-        graph.node("legend", _legend(scale, highlight_below), _attributes=VALUE_NODE, **{"class": "legend"})
+        graph.node("legend", _legend(scale, highlight_below, magnitudes), _attributes=VALUE_NODE,
+                   **{"class": "legend"})
     return graph
 
 
@@ -405,11 +425,30 @@ def _members(nodes: list[Value], groups: dict[Value, Group], collapse: str) -> d
     return members
 
 
+def drawn_node_count(values: Iterable[Value]) -> int:
+    """How many Graphviz nodes drawing ``values`` takes: a box per Value, and an op node per op result.
+
+    >>> drawn_node_count(trace(Value(1.0) * 2)[0])
+    4
+    """
+    return sum(1 if v._op is None else 2 for v in values)
+
+
+def _largest(magnitudes: Iterable[float]) -> float:
+    """The largest |grad|, inf and nan above every number (``max`` keeps or drops a nan by position)."""
+    return max(magnitudes, key=lambda m: m if m == m else math.inf)
+
+
 def drawn_edges(nodes: list[Value], index: dict[Value, int], box: dict[Value, str]) -> dict[tuple[str, str], int]:
     """The drawn edges and how many times each is used: Value -> op node -> the op's output Value.
 
     A Value inside a collapsed neuron or layer is its box (``box``); edges inside a box vanish. An
     input used twice (``x * x``, or one input of every neuron of a layer) is one edge, labelled ×2.
+
+    >>> x = Value(3.0, label="x")
+    >>> nodes, _ = trace(x * x)
+    >>> drawn_edges(nodes, {v: i for i, v in enumerate(nodes)}, {})
+    {('v0', 'op1'): 2, ('op1', 'v1'): 1}
     """
     edges: dict[tuple[str, str], int] = {}
     for v in nodes:
@@ -444,24 +483,40 @@ def _add_clusters(graph: graphviz.Digraph, nodes: list[Value], groups: dict[Valu
                         add_value(inner, v, title)
 
 
-def _legend(scale: HeatScale | None, highlight_below: float | None) -> str:
-    rows = []
+def _legend(scale: HeatScale | None, highlight_below: float | None, magnitudes: list[float]) -> str:
+    """The key: the heat map's decades, 0 and (if any) inf/nan, then the frame of ``highlight_below``."""
+    rows, cells = [], []
     if scale:
-        ticks = scale.ticks()
-        cells = "".join(f'<TD BGCOLOR="{scale.color(10.0**d)}"><FONT COLOR="{text_color(scale.color(10.0**d))}">'
-                        f"1e{d}</FONT></TD>" for d in ticks)
-        rows.append(f'<TR><TD COLSPAN="{len(ticks) + 1}" BORDER="0"><B>|grad|, log scale</B></TD></TR>')
-        rows.append(f'<TR>{cells}<TD BGCOLOR="{ZERO_COLOR}">0</TD></TR>')
+        if any(0 < m < math.inf for m in magnitudes):  # else the decades would stand for nothing
+            cells = [(f"1e{d}", scale.color(10.0**d)) for d in scale.ticks()]
+        cells.append(("0", ZERO_COLOR))
+        if not all(map(math.isfinite, magnitudes)):
+            cells.append(("inf/nan", NONFINITE_COLOR))
+        shown = "".join(f'<TD BGCOLOR="{c}"><FONT COLOR="{text_color(c)}">{t}</FONT></TD>' for t, c in cells)
+        rows += [f'<TR><TD COLSPAN="{len(cells)}" BORDER="0"><B>|grad|, log scale</B></TD></TR>', f"<TR>{shown}</TR>"]
+        if not any(magnitudes):
+            rows.append(f'<TR><TD COLSPAN="{len(cells)}" BORDER="0">every gradient is 0: '
+                        "call backward() first</TD></TR>")
     if highlight_below is not None:
-        span = len(scale.ticks()) + 1 if scale else 1
-        rows.append(f'<TR><TD COLSPAN="{span}" BORDER="3" COLOR="{BELOW_COLOR}">|grad| &lt; '
+        rows.append(f'<TR><TD COLSPAN="{max(len(cells), 1)}" BORDER="3" COLOR="{BELOW_COLOR}">|grad| &lt; '
                     f"{highlight_below:g}</TD></TR>")
     return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{"".join(rows)}</TABLE>>'
 
 
-def _check_options(rankdir: object, collapse: object, max_nodes: object, highlight_below: object) -> None:
+def check_rankdir(rankdir: object) -> None:
+    """Refuse a ``rankdir`` Graphviz does not know, naming the two most used.
+
+    >>> check_rankdir("left")
+    Traceback (most recent call last):
+    ...
+    ValueError: rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got 'left'
+    """
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {rankdir!r}")
+
+
+def _check_options(rankdir: object, collapse: object, max_nodes: object, highlight_below: object) -> None:
+    check_rankdir(rankdir)
     if collapse is not None and collapse not in COLLAPSE_MODES:
         raise ValueError(f"collapse must be None, 'neuron' or 'layer', got {collapse!r}")
     whole_number(max_nodes, "max_nodes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -118,7 +119,8 @@ def test_one_box_per_value_one_node_per_op_and_edges_the_way_data_flows() -> Non
     assert ("op5", "v5") in edges  # tanh -> output
     for name in ("x", "w", "b"):
         assert f"<B>{name}</B>" in source
-    assert "data 2.0000" in source and f"grad {fmt(leaves['x'].grad)}" in source
+    assert leaves["x"].grad == pytest.approx(-3 * (1 - math.tanh(0.88) ** 2))  # w * dtanh: -1.50288...
+    assert "data 2.0000" in source and "grad -1.5029" in source
     for op in ("*", "+", "tanh"):
         assert f"label=<{op}>" in source
 
@@ -284,8 +286,45 @@ def test_no_heatmap_no_colours_no_legend() -> None:
     assert "BGCOLOR" not in source.replace('fillcolor="#f3f4f6"', "") and "legend" not in source
 
 
+def test_infinite_and_nan_gradients_get_their_own_colour_and_legend_entry() -> None:
+    # Gradients that accumulate over backward calls can overflow (1e308 + 1e308), and .grad is a plain
+    # attribute: the heat map is where a learner looks for such a gradient, so it must draw it.
+    x, w = Value(1.0, label="x"), Value(2.0, label="w")
+    y = x * 1e308 + w
+    y.backward()
+    y.backward()
+    assert x.grad == math.inf
+    w.grad = math.nan
+    source = draw_graph(y, heatmap=True, highlight_below=1e-3).source
+    colors = fills(source)
+    index = {v: i for i, v in enumerate(trace(y)[0])}
+    assert colors[f"v{index[x]}"] == colors[f"v{index[w]}"] == "#4c1d95"
+    assert "grad inf" in source and "grad nan" in source and ">inf/nan<" in source
+    assert colors[f"v{index[y]}"] not in ("#4c1d95", "#e5e7eb")  # grad 1: on the scale
+    assert ">inf/nan<" not in draw_graph(hand_built_mlp(), heatmap=True).source  # only when there is one
+
+
+def test_a_collapsed_neuron_with_a_nan_gradient_shows_it() -> None:
+    loss = hand_built_mlp()
+    params = [v for v in trace(loss)[0] if v.label.startswith("layers.1.")]
+    params[-1].grad = math.nan  # max() would keep or drop a nan by its position
+    source = draw_graph(loss, collapse="neuron", heatmap=True).source
+    assert "max |grad| nan" in source
+    assert 'BGCOLOR="#4c1d95"><TR><TD><FONT COLOR="white"><B>layers.1.neurons.0' in source
+
+
+def test_a_heatmap_before_backward_says_so_instead_of_doing_nothing() -> None:
+    x = Value(2.0, label="x")
+    y = (x * 3.0).tanh()
+    source = draw_graph(y, heatmap=True).source
+    assert set(fills(source).values()) == {"#e5e7eb"} and len(fills(source)) == 4
+    assert "every gradient is 0: call backward() first" in source and ">1e0<" not in source
+    y.backward()
+    assert "call backward() first" not in draw_graph(y, heatmap=True).source
+
+
 def test_heat_scale_spans_whole_decades() -> None:
-    assert HeatScale.of([0.0, 0.0]) is None
+    assert HeatScale.of([0.0, 0.0]) is None and HeatScale.of([math.inf, math.nan]) is None
     assert HeatScale.of([5.0]) == HeatScale(0, 1)
     scale = HeatScale.of([1e-12, 1e3])
     assert scale == HeatScale(-12, 3) and len(scale.ticks()) <= 8
