@@ -37,9 +37,9 @@ def _rng(seed: Seed) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _noise(noise: object) -> float:
+def _noise(noise: object, what: str = "noise") -> float:
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
-        raise ValueError(f"noise must be a number >= 0 (the standard deviation of the added noise), got {noise!r}")
+        raise ValueError(f"{what} must be a number >= 0 (the standard deviation of the added noise), got {noise!r}")
     return float(noise)
 
 
@@ -134,7 +134,7 @@ def make_blobs(
     >>> sorted(map(tuple, X.tolist())), np.bincount(y).tolist()
     ([(0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (5.0, 5.0), (5.0, 5.0), (5.0, 5.0)], [3, 3])
     """
-    n_samples, std, rng = whole_number(n_samples, "n_samples"), _noise(std), _rng(seed)
+    n_samples, std, rng = whole_number(n_samples, "n_samples"), _noise(std, "std"), _rng(seed)
     if isinstance(centers, (int, np.integer)) and not isinstance(centers, bool):
         middles = rng.uniform(-10, 10, size=(whole_number(centers, "centers"), 2))
     else:

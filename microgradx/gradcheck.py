@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union, cast
 
-from .engine import Value, _is_real, apply_op, enable_grad, grad
+from .engine import Value, _input_names, _is_real, apply_op, enable_grad, grad
 from .ops import DomainError, Op
 
 __all__ = [
@@ -570,10 +570,6 @@ class _Checker:
 
 
 # -- testing one op's rules against its own forward rule --------------------------------------------
-
-
-def _input_names(n: int) -> list[str]:
-    return ["x"] if n == 1 else ["a", "b"] if n == 2 else [f"x{k}" for k in range(n)]
 
 
 def _at(op: Op, xs: Sequence[float]) -> str:

@@ -34,6 +34,9 @@ def _pairs(preds: Any, targets: Any, where: str) -> list[tuple[Value, float]]:
         if not isinstance(targets, numbers.Real):
             raise ValueError(f"{where}: one prediction needs one target, got {reprlib.repr(targets)}")
         return [(preds if isinstance(preds, Value) else Value(float(preds)), float(targets))]
+    if isinstance(preds, str) or isinstance(targets, str):  # a str is a list of strs: it would never end
+        raise TypeError(f"{where}: predictions and targets must be numbers or lists of numbers, got "
+                        f"{reprlib.repr(preds)} and {reprlib.repr(targets)}")
     try:
         n, m = len(preds), len(targets)
     except TypeError:

@@ -24,9 +24,9 @@ import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Union
 
+from . import ops
 from ._checks import real_number, whole_number
-from .engine import Value
-from .functional import dot
+from .engine import Value, _apply
 from .init import INITIALIZERS, Initializer, Seed, make_rng
 
 __all__ = ["ACTIVATIONS", "Module", "Neuron", "Layer", "MLP", "Perceptron", "IncompatibleKeys"]
@@ -247,7 +247,12 @@ class Neuron(Module):
         self._label_parameters()
 
     def __call__(self, x: Inputs) -> Value:
-        return self._act(dot(self.w, _inputs(x, len(self.w), type(self).__name__)) + self.b)
+        return self._forward(_inputs(x, len(self.w), type(self).__name__))
+
+    def _forward(self, xs: list[Value]) -> Value:
+        # act(w . x + b), with w . x one DOT node over the weights then the inputs (as F.dot makes it).
+        # The inputs were checked once, where they entered the model, so no layer checks them again.
+        return self._act(_apply(ops.DOT, (*self.w, *xs)) + self.b)
 
     def __repr__(self) -> str:
         return f"{ACTIVATIONS[self.activation][0]}Neuron({len(self.w)})"
@@ -285,7 +290,7 @@ class Layer(Module):
         return out[0] if len(out) == 1 else out
 
     def _forward(self, xs: list[Value]) -> list[Value]:  # always a list, even of one, for the next layer
-        return [n(xs) for n in self.neurons]
+        return [n._forward(xs) for n in self.neurons]
 
     def __repr__(self) -> str:
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"

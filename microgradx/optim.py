@@ -110,17 +110,25 @@ class Optimizer:
         saved = {name: buffer[:] for name, buffer in self.state.items()}
         self.step_count += 1
         try:
-            new = [self._update(i, p.data, _grad(p)) for i, p in enumerate(self.params)]
-            bad = next((i for i, x in enumerate(new) if not math.isfinite(x)), None)
-            if bad is not None:
-                name = self.params[bad].label or f"parameter {bad}"
-                raise ValueError(f"{type(self).__name__}.step() would make {name} {new[bad]}: the step is too "
-                                 "large; lower lr, or clip the gradients with clip_grad_norm. Nothing was changed.")
+            new = [self._checked_update(i, p) for i, p in enumerate(self.params)]
         except BaseException:  # leave the optimizer as it was before the step
             self.state, self.step_count = saved, self.step_count - 1
             raise
         for p, x in zip(self.params, new):  # every new value is finite: now write
             p.data = x
+
+    def _checked_update(self, i: int, p: Value) -> float:
+        """The new value of parameter ``i``, or an error that names it and says what to change."""
+        try:
+            x = self._update(i, p.data, _grad(p))
+        except ZeroDivisionError:  # sqrt(average of g^2) + eps is 0: eps=0 and no gradient yet
+            raise ValueError(f"{type(self).__name__}.step() divides by zero at {p.label or f'parameter {i}'}: eps "
+                             "is 0 and its average squared gradient is 0; use an eps > 0 (1e-8 is usual). "
+                             "Nothing was changed.") from None
+        if not math.isfinite(x):
+            raise ValueError(f"{type(self).__name__}.step() would make {p.label or f'parameter {i}'} {x}: the step "
+                             "is too large; lower lr, or clip the gradients with clip_grad_norm. Nothing was changed.")
+        return x
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: type, hyperparameters, step count and buffers (JSON-ready).

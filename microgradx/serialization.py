@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import reprlib
-import tempfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
@@ -50,21 +50,18 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     except (TypeError, ValueError) as error:  # e.g. a NaN, or a value JSON has no type for
         raise ValueError(f"save(): the state cannot be written as JSON: {error}") from None
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"save(): the folder {str(target.parent)!r} does not exist; create it first")
+    # Opened like open(path, "x") would: mode 0o666 less the umask, as any new file, and never an existing one.
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text + "\n")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; a saved model is not
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -22,7 +22,6 @@ A property test of your own op, run by pytest:
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Union
@@ -30,7 +29,7 @@ from typing import Any, Union
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from . import ops
+from . import nn, ops
 from .engine import Value, apply_op
 from .gradcheck import GradcheckError, Inputs, check
 from .ops import Op
@@ -260,7 +259,6 @@ def mlps(
 
     @st.composite
     def draw_mlp(draw: Callable[..., Any]) -> Any:
-        nn = importlib.import_module("microgradx.nn")  # imported when a network is drawn, not before
         nin = draw(st.integers(1, max_inputs))
         hidden = draw(st.lists(st.integers(1, max_width), min_size=0, max_size=max_layers))
         activation = draw(st.sampled_from(tuple(nn.ACTIVATIONS if activations is None else activations)))

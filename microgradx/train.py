@@ -167,7 +167,7 @@ def fit(
     epochs = whole_number(epochs, "epochs")
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an optimizer of microgradx.optim, got {optimizer!r}")
-    if not (isinstance(l2, (int, float)) and 0 <= l2 < math.inf):
+    if isinstance(l2, bool) or not (isinstance(l2, (int, float)) and 0 <= l2 < math.inf):
         raise ValueError(f"l2 is the weight of the L2 penalty, a number >= 0; got {l2!r}")
     params = model.parameters() if isinstance(model, Module) else list(optimizer.params)
     if isinstance(model, Module) and not set(optimizer.params) <= set(params):

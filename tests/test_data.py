@@ -38,7 +38,10 @@ def test_bad_arguments(make):
         make(0)
     with pytest.raises(TypeError, match=r"seed must be an int, a numpy\.random\.Generator or None"):
         make(10, seed=1.5)
-    if make is not make_blobs:
+    if make is make_blobs:  # its noise is the spread of each blob
+        with pytest.raises(ValueError, match="std must be a number >= 0"):
+            make(10, std=-0.1)
+    else:
         with pytest.raises(ValueError, match="noise must be a number >= 0"):
             make(10, noise=-0.1)
 

@@ -13,7 +13,7 @@ import warnings
 import pytest
 from hypothesis import given, settings
 
-from microgradx import DomainError, Value, define_op, grad, no_grad, ops
+from microgradx import DomainError, Value, define_op, grad, no_grad, ops, viz
 from microgradx.engine import apply_op
 from microgradx.gradcheck import (
     GradcheckError,
@@ -371,7 +371,6 @@ def test_a_user_op_with_the_wrong_number_of_partials_is_named() -> None:
 
 
 def test_a_user_op_shows_in_the_graph_drawing() -> None:
-    viz = pytest.importorskip("microgradx.viz", reason="the visualizer is not there yet")
     x = Value(0.5, label="x")
     y = swish(x) * 2.0
     y.backward()

@@ -133,3 +133,5 @@ def test_errors_say_what_is_wrong():
         losses.mse(Value(1.0), [1.0, 2.0])
     with pytest.raises(TypeError, match="both be numbers or both be lists"):
         losses.mse([Value(1.0)], 1.0)
+    with pytest.raises(TypeError, match="must be numbers or lists of numbers, got 'ab' and 'cd'"):
+        losses.mse("ab", "cd")  # a str is a list of strs, each a str again: this used to recurse forever

@@ -123,6 +123,19 @@ def test_neuron_computes_activation_of_dot_plus_bias():
     assert Neuron(1, "linear", seed=0)([0.0]).data == 0.0
 
 
+def test_a_neuron_adds_three_nodes_however_many_inputs_it_has():
+    # act(w . x + b): one dot node over the weights then the inputs, then +, then the activation.
+    n = Neuron(3, "tanh", seed=0)
+    xs = [Value(1.0), Value(2.0), Value(3.0)]
+    for out in (n(xs), MLP(3, [1], "tanh", output_activation="tanh", seed=0)(xs)):
+        plus = out._prev[0]
+        weighted = plus._prev[0]
+        assert (out._op.name, plus._op.name, weighted._op.name) == ("tanh", "+", "dot")
+        assert weighted._prev[3:] == tuple(xs)
+        assert all(w.label.endswith(f"w.{k}") for k, w in enumerate(weighted._prev[:3]))
+        assert plus._prev[1].label.endswith("b")
+
+
 # -- names, labels, state dicts ---------------------------------------------------------------------
 
 

@@ -205,7 +205,7 @@ def test_a_step_that_would_overflow_changes_nothing():
     with pytest.raises(ValueError, match="would make b inf: the step is too large; lower lr"):
         opt.step()
     assert [p.data for p in ps] == [1.0, 1e308] and opt.step_count == 0
-    assert opt.state["momentum_buffer"] == [0.0, 0.0]
+    assert opt.state["momentum_buffer"] == [0.0, 0.0]  # a's buffer, updated before b failed, is restored
 
 
 def test_bad_arguments():
@@ -298,3 +298,15 @@ def test_clip_grad_norm():
     assert [p.grad for p in ps] == pytest.approx([0.6, 0.8], rel=1e-6)
     with pytest.raises(ValueError, match="max_norm must be a number"):
         clip_grad_norm(ps, -1)
+
+
+@pytest.mark.parametrize("opt_class", [Adam, AdamW, RMSProp])
+def test_eps_zero_with_no_gradient_yet_is_a_clear_error_and_changes_nothing(opt_class):
+    # sqrt(v_hat) + eps = 0 + 0 for a parameter whose gradient has been 0 so far (a dead ReLU): 0 / 0.
+    ps = [Value(1.0, label="a"), Value(2.0, label="b")]
+    ps[0].grad, ps[1].grad = 0.5, 0.0
+    opt = opt_class(ps, lr=0.1, eps=0.0)
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match=r"step\(\) divides by zero at b: eps is 0 .* use an eps > 0"):
+        opt.step()
+    assert [p.data for p in ps] == [1.0, 2.0] and opt.state_dict() == before  # a's update was undone too

@@ -3,6 +3,8 @@ with a clear error and the model left untouched."""
 
 import json
 import math
+import os
+import stat
 
 import pytest
 
@@ -160,3 +162,33 @@ def test_a_failed_save_leaves_the_old_file_and_no_debris(tmp_path):
         save([1.0, 2.0], path)
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_an_interrupted_save_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    save(MLP(1, [1], seed=0), path)
+    good = path.read_bytes()
+
+    def interrupted(src, dst):  # Ctrl-C (or a full disk) after the new file is written, before it is moved
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save(MLP(1, [1], seed=1), path)
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_a_saved_file_has_the_permissions_of_any_new_file(tmp_path):
+    old = os.umask(0o027)
+    try:
+        save(MLP(1, [1], seed=0), tmp_path / "m.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o640  # 0o666 less the umask
+
+
+def test_saving_into_a_missing_folder_names_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"the folder '.*nowhere' does not exist; create it first"):
+        save(MLP(1, [1], seed=0), tmp_path / "nowhere" / "m.json")
+    assert list(tmp_path.iterdir()) == []

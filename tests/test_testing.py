@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import subprocess
 import sys
@@ -171,11 +170,6 @@ def test_assert_grads_match_lets_kinks_pass() -> None:
 
 # -- mlps -------------------------------------------------------------------------------------------
 
-needs_nn = pytest.mark.skipif(importlib.util.find_spec("microgradx.nn") is None, reason="no microgradx.nn yet")
-
-
-@needs_nn
-
 @settings(max_examples=25)
 @given(mlps(max_inputs=3, max_layers=2, max_width=3), st.data())
 def test_mlps_have_the_drawn_shape_and_right_gradients(model, data) -> None:
@@ -191,7 +185,6 @@ def test_mlps_have_the_drawn_shape_and_right_gradients(model, data) -> None:
     assert_grads_match(loss, model.parameters())
 
 
-@needs_nn
 def test_mlps_are_reproducible_and_use_the_given_activations() -> None:
     model = find(mlps(max_layers=1, activations=["tanh"]), lambda m: len(m.layers) == 2)
     again = find(mlps(max_layers=1, activations=["tanh"]), lambda m: len(m.layers) == 2)

@@ -1,6 +1,7 @@
 """microgradx.train: fit does exactly the hand-written loop, learns micrograd's moons and a sine, keeps
 a consistent history, stops cleanly on Ctrl-C, and shows (or hides) its progress bar."""
 
+import math
 import signal
 
 import numpy as np
@@ -96,22 +97,44 @@ def test_history_repr():
 # -- Ctrl-C -------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def sigint_unblocked():
+    """SIGINT unblocked in this thread for the test, so a press is handled inside raise_signal().
+
+    signal.raise_signal() sends the signal to the calling thread and CPython runs the Python handler
+    before it returns. Were SIGINT blocked (a mask inherited from whatever started the tests), the
+    press would stay pending and land at some later, arbitrary point: that would make these tests
+    measure luck instead of fit.
+    """
+    before = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    yield
+    signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 def interrupting(loss, at_call, presses=1):
-    """A loss that presses Ctrl-C (sends SIGINT to this process) during its call number ``at_call``."""
+    """A loss that presses Ctrl-C (sends SIGINT to this thread) during its call number ``at_call``.
+
+    It checks that fit's own handler receives the press (not the handler fit replaced, which would
+    raise KeyboardInterrupt into the test run) and that the press was handled there and then, in
+    the middle of the step, not left pending for later.
+    """
     calls = []
+    outside = signal.getsignal(signal.SIGINT)
 
     def wrapped(preds, targets):
         calls.append(1)
         if len(calls) == at_call:
+            assert signal.getsignal(signal.SIGINT) is not outside, "fit did not install its Ctrl-C handler"
             for _ in range(presses):
                 signal.raise_signal(signal.SIGINT)
+                assert signal.SIGINT not in signal.sigpending(), "the press was not handled during the step"
         return loss(preds, targets)
 
     return wrapped
 
 
 @pytest.mark.parametrize(("at_step", "epochs_recorded"), [(6, 2), (4, 1), (1, 1)])
-def test_ctrl_c_stops_after_the_current_step(at_step, epochs_recorded):
+def test_ctrl_c_stops_after_the_current_step(at_step, epochs_recorded, sigint_unblocked):
     X, y = make_blobs(40, centers=[[-2, -2], [2, 2]], std=0.5, seed=0)
     y = 2 * y - 1
     model = MLP(2, [4, 1], seed=0)
@@ -136,7 +159,7 @@ def test_ctrl_c_stops_after_the_current_step(at_step, epochs_recorded):
     assert model.state_dict() == again.state_dict()  # the model holds exactly the completed steps
 
 
-def test_a_second_ctrl_c_interrupts_at_once():
+def test_a_second_ctrl_c_interrupts_at_once(sigint_unblocked):
     X, y = make_blobs(20, centers=[[-2, -2], [2, 2]], std=0.5, seed=0)
     model = MLP(2, [2, 1], seed=0)
     handler = signal.getsignal(signal.SIGINT)
@@ -188,3 +211,7 @@ def test_fit_errors():
         fit(model, X, y, loss="hinge", optimizer=opt, progress=False)
     with pytest.raises(TypeError, match="optimizer must be an optimizer"):
         fit(model, X, y, loss="mse", optimizer="adam", progress=False)
+    for l2 in (-1e-4, math.inf, True, "1e-4"):
+        with pytest.raises(ValueError, match="l2 is the weight of the L2 penalty, a number >= 0"):
+            fit(model, X, y, loss="mse", optimizer=opt, l2=l2, progress=False)
+    assert opt.step_count == 0  # every refusal came before the first step
