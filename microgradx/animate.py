@@ -88,6 +88,9 @@ class Animation:
 
     ``save(path)`` writes the page (``path`` then says where); in Jupyter the object displays
     itself inline, in an iframe, so its script and ids cannot clash with the notebook's.
+
+    >>> Animation("<!DOCTYPE html><title>one step</title>", frames=1, height=300)
+    <Animation of the backward pass: 1 frame>
     """
 
     def __init__(self, page: str, frames: int, height: int) -> None:
@@ -108,7 +111,8 @@ class Animation:
 
     def __repr__(self) -> str:
         where = f", saved to {str(self.path)!r}" if self.path else ""
-        return f"<Animation of the backward pass: {self.frames} frames{where}>"
+        frames = f"{self.frames} frame" + ("" if self.frames == 1 else "s")
+        return f"<Animation of the backward pass: {frames}{where}>"
 
 
 def animate_backward(
@@ -127,42 +131,56 @@ def animate_backward(
     >>> animate_backward((2 * x).tanh()).frames
     2
     """
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {rankdir!r}")
+    viz.check_rankdir(rankdir)
     whole_number(interval_ms, "interval_ms (milliseconds per frame)")
+    whole_number(max_nodes, "max_nodes")
     nodes, _ = viz.trace(root)
-    drawn = sum(1 if v._op is None else 2 for v in nodes)
+    drawn = viz.drawn_node_count(nodes)
     if drawn > max_nodes:
         raise viz.GraphTooLarge(f"the graph has {drawn} nodes, more than max_nodes={max_nodes} for an animation "
-                            "(one drawing per backward step): animate a smaller piece, such as one neuron on "
-                            "one example, or raise max_nodes=")
+                                "(one drawing per backward step): animate a smaller piece, such as one neuron on "
+                                "one example, or raise max_nodes=")
     steps = backward_steps(root)
     if not steps:
         raise ValueError("nothing to animate: the root is a leaf (a Value no op made), so backward has no steps; "
                          "pass the output of a computation")
+    frames, height = _frames(steps, nodes, rankdir)
+    title = root.label or (root._op.name if root._op else "")
+    animation = Animation(_page(frames, title, interval_ms), len(frames), height=min(height + 190, 900))
+    if path is not None:
+        animation.save(path)
+    return animation
+
+
+def _frames(steps: list[Step], nodes: list[Value], rankdir: str) -> tuple[list[str], int]:
+    """Each step drawn as inline SVG in its ``<div class="frame">``, and the tallest frame's height in pixels."""
     index = {v: i for i, v in enumerate(nodes)}
     texts = [[_grad_text(v, step)[0] for v in nodes] for step in steps]
+    # Each grad cell is as wide as its widest text in any frame, so the layout never moves.
     widths = [max(len(t[i]) for t in texts) * 9 + 12 for i in range(len(nodes))]  # < 9 pt per char at 14 pt
     frames, heights = [], []
     for k, step in enumerate(steps):
         svg = _clean_svg(_frame(k, step, nodes, index, widths, rankdir).pipe(format="svg", encoding="utf-8"))
         match = re.search(r'height="([\d.]+)pt"', svg)
-        heights.append(float(match.group(1)) * 4 / 3 if match else 400.0)
+        heights.append(float(match.group(1)) * 4 / 3 if match else 400.0)  # points to CSS pixels
         frames.append(f'<div class="frame" id="frame-{k}" data-caption="{html.escape(_caption(k, steps), quote=True)}" '
                       f"hidden>{svg}</div>")
-    title = root.label or (root._op.name if root._op else "")
-    page = re.sub(r"\{\{(\w+)\}\}", lambda m: {
+    return frames, int(max(heights))
+
+
+def _page(frames: list[str], title: str, interval_ms: int) -> str:
+    """The standalone page around the frames: title, controls, key and script."""
+    fields = {
         "title": html.escape(f"Backward pass of {title}" if title else "Backward pass", quote=False),
         "frames": "\n".join(frames),
         "count": str(len(frames)),
         "last": str(len(frames) - 1),
         "interval": str(interval_ms),
         "current": CURRENT, "receiving": RECEIVING,
-    }[m.group(1)], _PAGE)  # one pass: text put in is never scanned for {{...}} again
-    animation = Animation(page, len(frames), height=min(int(max(heights)) + 190, 900))
-    if path is not None:
-        animation.save(path)
-    return animation
+    }
+    # One pass with a function: text put in (labels in the SVG) is never scanned for {{...}} again,
+    # and backslashes in it are not read as regex escapes.
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: fields[m.group(1)], _PAGE)
 
 
 def _grad_text(v: Value, step: Step) -> tuple[str, bool]:
