@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__
 from .expr import FUNCTIONS
@@ -25,14 +25,39 @@ DRAW_FORMATS = ("svg", "png", "pdf", "dot", "html")
 class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors on one line (the full usage is one ``--help`` away)."""
 
+    words: Sequence[str] = ()  # the arguments being parsed, for the hints in error()
+
+    # Typed loosely: argparse's own signature is three overloads, and this only passes them through.
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        self.words = list(sys.argv[1:] if args is None else args)  # a subcommand's parser sees its own words
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
-        if "expression" in message and "--set" in sys.argv:
-            message += " (write the expression before --set, whose values take every word after it)"
+        if "expression" in message:
+            message += _missing_expression_hint(self.words)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _missing_expression_hint(words: Sequence[str]) -> str:
+    """Why argparse found no expression although the user wrote one, and how to write it.
+
+    >>> _missing_expression_hint(["-x", "--set", "x=1"])
+    " ('-x' starts with - so it was read as an option: write it in brackets, '(-x)')"
+    """
+    dashed = next((w for w in words if w.startswith("-") and not w.startswith("--") and w not in ("-o", "-h")), None)
+    if dashed is not None:  # argparse takes a leading - for an option; a space or a bracket avoids it
+        return f" ({dashed!r} starts with - so it was read as an option: write it in brackets, '({dashed})')"
+    if "--set" in words:
+        return " (write the expression before --set, whose values take every word after it)"
+    return ""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``microgradx`` command."""
+    """The argument parser of the ``microgradx`` command.
+
+    >>> build_parser().parse_args(["draw", "x * 2", "--set", "x=1"]).values
+    ['x=1']
+    """
     parser = _Parser(prog="microgradx", description="microgradx: autograd from first principles.")
     parser.add_argument("--version", action="version", version=f"microgradx {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,31 +78,46 @@ def build_parser() -> argparse.ArgumentParser:
                       help="svg, png, pdf, dot (Graphviz text), or html (the backward-pass animation)")
     draw.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="left to right (default) or top to bottom")
     draw.add_argument("--heatmap", action="store_true", help="colour the nodes by |grad| on a log scale")
+    draw.add_argument("--max-nodes", type=int, default=None, metavar="N",
+                      help="refuse graphs with more than N nodes (default: 500, or 150 for an animation)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (2 for a usage error)."""
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit code (2 for an error).
+
+    >>> import os, tempfile
+    >>> out = os.path.join(tempfile.mkdtemp(), "g.dot")
+    >>> main(["draw", "2 * x", "--set", "x=3", "-o", out])  # doctest: +ELLIPSIS
+    wrote ...g.dot: 2 * x = 6.0000; gradients: x 2.0000
+    0
+    """
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         from .demo import run_demo
 
         run_demo(args.out, seed=args.seed)
     elif args.command == "draw":
-        from .viz import GraphvizNotFound
+        from .viz import GraphTooLarge, GraphvizNotFound
 
         try:
-            print(draw(args.expression, args.values, args.output, args.format, args.rankdir, args.heatmap))
+            print(draw(args.expression, args.values, args.output, args.format, args.rankdir, args.heatmap,
+                       args.max_nodes))
         except (ValueError, OSError, GraphvizNotFound) as error:  # ExprError, GraphTooLarge are ValueErrors
             message = " ".join(str(error).splitlines())
+            if isinstance(error, GraphTooLarge):  # its advice is written for Python: say it the shell's way
+                message += " (here: --max-nodes N)"
             print(f"microgradx draw: error: {message}", file=sys.stderr)
             return 2
     return 0
 
 
 def draw(expression: str, assignments: Sequence[str], output: str | None = None, format: str | None = None,
-         rankdir: str = "LR", heatmap: bool = False) -> str:
+         rankdir: str = "LR", heatmap: bool = False, max_nodes: int | None = None) -> str:
     """Evaluate ``expression``, run backward, write its graph; returns the line the command prints.
+
+    ``max_nodes`` (None: the default of :func:`~microgradx.viz.draw_graph` or, for ``.html``, of
+    :func:`~microgradx.animate.animate_backward`) caps the size of the drawing.
 
     >>> import os, tempfile
     >>> out = os.path.join(tempfile.mkdtemp(), "g.dot")
@@ -96,10 +136,11 @@ def draw(expression: str, assignments: Sequence[str], output: str | None = None,
                          ".dot or .html file, or pass --format")
     y = evaluate(expression, values)
     y.backward()
+    limit = {} if max_nodes is None else {"max_nodes": max_nodes}
     if kind == "html":
-        animate_backward(y, path, rankdir=rankdir)
+        animate_backward(y, path, rankdir=rankdir, **limit)
     else:
-        save(y, path, format=kind, rankdir=rankdir, heatmap=heatmap)
+        save(y, path, format=kind, rankdir=rankdir, heatmap=heatmap, **limit)
     leaves = {v.label: v for v in trace(y)[0] if v.label and not v._prev}
     grads = ", ".join(f"{name} {fmt(leaves[name].grad)}" for name in values if name in leaves)
     return f"wrote {path}: {expression.strip()} = {fmt(y.data)}" + (f"; gradients: {grads}" if grads else "")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from microgradx.cli import build_parser, parse_assignments
+from microgradx.cli import build_parser, main, parse_assignments
 from microgradx.expr import ExprError, evaluate
 from microgradx.viz import trace
 
@@ -101,6 +101,10 @@ def test_hostile_expressions_are_refused_and_never_run(tmp_path: Path, expressio
     (["x", "--set", "x=1", "-o", "missing/dir/graph.dot"], ["No such file or directory"]),
     (["x", "--set", "x=1", "--format", "gif"], ["invalid choice: 'gif'"]),
     (["--set", "x=1", "x * 2"], ["expression", "before --set"]),
+    (["-x", "--set", "x=1"], ["'-x' starts with - so it was read as an option", "'(-x)'"]),
+    (["x*x*x", "--set", "x=1", "--max-nodes", "3"], ["more than max_nodes=3", "--max-nodes N"]),
+    (["x*x*x", "--set", "x=1", "--max-nodes", "3", "-o", "a.html"], ["more than max_nodes=3", "--max-nodes N"]),
+    (["x", "--set", "x=1", "--max-nodes", "0"], ["max_nodes must be a whole number >= 1"]),
 ])
 def test_mistakes_get_a_one_line_error_and_exit_code_2(tmp_path: Path, args: list[str], words: list[str]) -> None:
     assert_one_line_error(run("draw", *args, cwd=tmp_path), *words)
@@ -114,6 +118,27 @@ def test_a_missing_dot_is_one_line_that_says_how_to_install_it(tmp_path: Path) -
     ok = subprocess.run([sys.executable, "-m", "microgradx", "draw", "x*2", "--set", "x=1", "-o", "g.dot"],
                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+@needs_dot
+def test_max_nodes_lets_a_larger_graph_through(tmp_path: Path) -> None:
+    result = run("draw", "x*x*x", "--set", "x=1", "--max-nodes", "6", "-o", "g.svg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len([g for g in ET.parse(tmp_path / "g.svg").getroot().iter("{http://www.w3.org/2000/svg}g")
+                if "node" in (g.get("class") or "").split()]) == 5  # x, two products and their op nodes
+
+
+def test_hints_read_the_arguments_given_to_main_not_sys_argv(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["microgradx", "draw", "--set", "x=1"])  # would suggest moving --set
+    with pytest.raises(SystemExit) as exit_:
+        main(["draw", "-x"])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "'-x' starts with -" in error and "before --set" not in error
+    with pytest.raises(SystemExit):
+        main(["draw", "--set", "x=1", "x * 2"])
+    assert "before --set" in capsys.readouterr().err
 
 
 def test_the_demo_command_is_still_there() -> None:
