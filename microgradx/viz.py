@@ -130,6 +130,10 @@ def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
         raise TypeError(f"expected a Value (the output of a computation), got {type(root).__name__}"
                         + (hint if isinstance(root, (list, tuple)) else ""))
     nodes = _reverse_topological(root)[::-1]
+    for v in nodes:  # Value() makes every label text, but .label can be reassigned to anything
+        if not isinstance(v.label, str):
+            raise TypeError(f"a label must be text, got {v.label!r} ({type(v.label).__name__}) on {v!r}; "
+                            "use label='' for none, or str() for a number")
     edges = [(parent, node) for node in nodes for parent in node._prev]
     return nodes, edges
 

@@ -103,6 +103,15 @@ def test_trace_rejects_what_is_not_a_value() -> None:
         trace(3.0)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("label", [None, 3, b"x"])
+def test_a_label_reassigned_to_something_else_than_text_is_named(label: object) -> None:
+    x = Value(1.0)
+    y = x * 2
+    x.label = label  # type: ignore[assignment]
+    with pytest.raises(TypeError, match=r"a label must be text, got .*use label='' for none"):
+        draw_graph(y)
+
+
 # -- the DOT text ----------------------------------------------------------------------------------------
 
 
