@@ -382,9 +382,13 @@ class Perceptron(Module):
         bad = next((label for label in y if label not in (0, 1)), None)
         if bad is not None:
             raise ValueError(f"Perceptron.learn(): labels must be 0 or 1, got {bad!r}")
+        epochs = whole_number(epochs, "Perceptron.learn(epochs)")
+        lr = real_number(lr, "Perceptron.learn(lr)", 0.0)
+        if lr == 0:
+            raise ValueError("Perceptron.learn(lr) must be > 0: with lr = 0 the rule never moves the weights")
         rows = [[v.data for v in _inputs(x, len(self.w), "Perceptron")] for x in X]
         mistakes_per_epoch = []
-        for _ in range(whole_number(epochs, "epochs")):
+        for _ in range(epochs):
             mistakes = 0
             for x, target in zip(rows, y):
                 error = target - self._predict(x)

@@ -315,6 +315,13 @@ def test_perceptron_checks_its_data():
         p.learn([[0, 0]], [-1])
     with pytest.raises(ValueError, match="X has 2 rows but y has 1"):
         p.learn([[0, 0], [1, 1]], [1])
+    with pytest.raises(ValueError, match=r"Perceptron.learn\(lr\) must be > 0"):
+        p.learn([[0, 0]], [1], lr=0)
+    with pytest.raises(ValueError, match=r"Perceptron.learn\(lr\) must be a number in \[0, inf\], got -1"):
+        p.learn([[0, 0]], [1], lr=-1)
+    with pytest.raises(ValueError, match=r"Perceptron.learn\(epochs\) must be a whole number >= 1, got 0"):
+        p.learn([[0, 0]], [1], epochs=0)
+    assert p.state_dict() == {"w.0": 0.0, "w.1": 0.0, "b": 0.0}  # refused before any update
     assert repr(p) == "Perceptron(2)" and [n for n, _ in p.named_parameters()] == ["w.0", "w.1", "b"]
 
 
