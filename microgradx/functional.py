@@ -27,13 +27,16 @@ _builtin_sum = sum
 
 
 def _values(xs: Iterable[Value | float], where: str) -> tuple[Value, ...]:
-    values = []
-    for i, x in enumerate(xs):
+    values = tuple(xs)
+    if all(isinstance(v, Value) for v in values):  # the common case: nothing to convert
+        return values  # type: ignore[return-value]
+    converted = []
+    for i, x in enumerate(values):
         v = _operand(x)
         if v is None:
             raise TypeError(f"{where} expects Values or numbers, got {x!r} at position {i}")
-        values.append(v)
-    return tuple(values)
+        converted.append(v)
+    return tuple(converted)
 
 
 def sum(xs: Iterable[Value | float]) -> Value:  # mirrors builtins.sum on purpose

@@ -24,9 +24,9 @@ import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Union
 
-from . import ops
 from ._checks import real_number, whole_number
-from .engine import Value, _apply
+from .engine import Value
+from .functional import dot
 from .init import INITIALIZERS, Initializer, Seed, make_rng
 
 __all__ = ["ACTIVATIONS", "Module", "Neuron", "Layer", "MLP", "Perceptron", "IncompatibleKeys"]
@@ -250,9 +250,9 @@ class Neuron(Module):
         return self._forward(_inputs(x, len(self.w), type(self).__name__))
 
     def _forward(self, xs: list[Value]) -> Value:
-        # act(w . x + b), with w . x one DOT node over the weights then the inputs (as F.dot makes it).
+        # act(w . x + b), with w . x one n-ary dot node: three nodes per neuron, whatever its width.
         # The inputs were checked once, where they entered the model, so no layer checks them again.
-        return self._act(_apply(ops.DOT, (*self.w, *xs)) + self.b)
+        return self._act(dot(self.w, xs) + self.b)
 
     def __repr__(self) -> str:
         return f"{ACTIVATIONS[self.activation][0]}Neuron({len(self.w)})"
