@@ -246,11 +246,18 @@ class Value:
         order, saved = _run_backward(self, create_graph)
         if saved is None:  # every .grad was 0.0 before: the new gradients are the result
             return
-        for node, old in zip(order, saved):  # accumulate: new gradient + what was there
-            if node.grad is None:
-                node.grad = old
-            elif not (type(old) is float and old == 0.0):
-                node.grad = old + node.grad
+        try:
+            for node, old in zip(order, saved):  # accumulate: new gradient + what was there
+                if node.grad is None:
+                    node.grad = old
+                elif not (type(old) is float and old == 0.0):
+                    node.grad = total = old + node.grad
+                    if type(total) is float and not _isfinite(total):
+                        raise DomainError(f"the accumulated gradient at {node!r} overflowed; call zero_grad() "
+                                          "(or set .grad = 0.0) between backward() calls")
+        except BaseException:
+            _restore(order, saved)
+            raise
 
     def detach(self) -> Value:
         """A new leaf with the same data and label, cut off from the graph.

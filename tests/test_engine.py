@@ -547,3 +547,13 @@ def test_a_math_based_rule_says_how_to_support_second_order() -> None:
     assert grad(exp(x), [x]) == (pytest.approx(math.exp(0.5)),)  # first order works with math
     with pytest.raises(TypeError, match=r"cannot take Values.*microgradx\.ops functions"):
         grad(exp(x), [x], create_graph=True)
+
+
+def test_accumulating_into_an_overflowing_grad_raises_and_keeps_the_old_grads() -> None:
+    x = Value(1.0)
+    y = x * 1e308
+    y.backward()
+    assert x.grad == 1e308
+    with pytest.raises(DomainError, match=r"accumulated gradient .* overflowed; call zero_grad"):
+        y.backward()  # 1e308 + 1e308 is inf
+    assert x.grad == 1e308 and y.grad == 1.0
