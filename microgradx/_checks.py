@@ -41,7 +41,8 @@ def real_number(
         ok = False
     if ok and low <= x and (x < high if open_high else x <= high):  # type: ignore[operator]
         return float(x)  # type: ignore[arg-type]
-    if low == -math.inf and high == math.inf:
-        raise ValueError(f"{what} must be a finite number, got {reprlib.repr(x)}")
+    if high == math.inf:
+        at_least = "" if low == -math.inf else f" >= {low:g}"
+        raise ValueError(f"{what} must be a finite number{at_least}, got {reprlib.repr(x)}")
     bracket = ")" if open_high else "]"
     raise ValueError(f"{what} must be a number in [{low:g}, {high:g}{bracket}, got {reprlib.repr(x)}")

@@ -18,7 +18,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ._checks import whole_number
+from ._checks import real_number, whole_number
 
 __all__ = [
     "make_moons", "make_circles", "make_xor", "make_spirals", "make_blobs", "make_sine",
@@ -38,9 +38,7 @@ def _rng(seed: Seed) -> np.random.Generator:
 
 
 def _noise(noise: object, what: str = "noise") -> float:
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
-        raise ValueError(f"{what} must be a number >= 0 (the standard deviation of the added noise), got {noise!r}")
-    return float(noise)
+    return real_number(noise, f"{what} (the standard deviation of the added noise)", low=0.0)
 
 
 def _finish(X: Array, y: Array, noise: float, rng: np.random.Generator) -> tuple[Array, Array]:
@@ -76,7 +74,7 @@ def make_circles(
     True
     """
     n_samples, noise, rng = whole_number(n_samples, "n_samples"), _noise(noise), _rng(seed)
-    if not 0 < factor < 1:
+    if not (isinstance(factor, (int, float, np.floating)) and 0 < factor < 1):
         raise ValueError(f"factor is the inner radius over the outer one, between 0 and 1; got {factor!r}")
     n_outer = n_samples // 2
     t_outer = np.linspace(0, 2 * math.pi, n_outer, endpoint=False)

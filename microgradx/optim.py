@@ -369,7 +369,7 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     >>> round(a.grad, 4), round(b.grad, 4)
     (0.6, 0.8)
     """
-    max_norm = _number(max_norm, "max_norm")
+    max_norm = real_number(max_norm, "max_norm (the largest gradient norm to allow; use a finite number)", low=0.0)
     ps = list(params)
     norm = math.hypot(*(_grad(p) for p in ps))  # sqrt(sum g^2), without overflowing for huge g
     scale = max_norm / (norm + 1e-6)

@@ -39,10 +39,10 @@ def test_bad_arguments(make):
     with pytest.raises(TypeError, match=r"seed must be an int, a numpy\.random\.Generator or None"):
         make(10, seed=1.5)
     if make is make_blobs:  # its noise is the spread of each blob
-        with pytest.raises(ValueError, match="std must be a number >= 0"):
+        with pytest.raises(ValueError, match=r"std \(the standard deviation .*\) must be a finite number >= 0"):
             make(10, std=-0.1)
     else:
-        with pytest.raises(ValueError, match="noise must be a number >= 0"):
+        with pytest.raises(ValueError, match=r"noise \(the standard deviation .*\) must be a finite number >= 0"):
             make(10, noise=-0.1)
 
 
@@ -131,3 +131,11 @@ def test_moons_are_learnable_but_not_linearly_separable():
     accuracy = np.mean((A @ w > 0) == (y == 1))
     assert 0.7 < accuracy < 1.0
     assert math.isclose(np.mean(y), 0.5, abs_tol=0.01)
+
+
+def test_numpy_scalars_are_accepted_and_bad_factors_named():
+    X, _ = make_moons(6, noise=np.float32(0.1), seed=0)
+    assert X.shape == (6, 2)
+    for factor in ("x", 0.0, 1.0, None):
+        with pytest.raises(ValueError, match="factor is the inner radius over the outer one"):
+            make_circles(6, factor=factor, seed=0)

@@ -317,7 +317,7 @@ def test_perceptron_checks_its_data():
         p.learn([[0, 0], [1, 1]], [1])
     with pytest.raises(ValueError, match=r"Perceptron.learn\(lr\) must be > 0"):
         p.learn([[0, 0]], [1], lr=0)
-    with pytest.raises(ValueError, match=r"Perceptron.learn\(lr\) must be a number in \[0, inf\], got -1"):
+    with pytest.raises(ValueError, match=r"Perceptron.learn\(lr\) must be a finite number >= 0, got -1"):
         p.learn([[0, 0]], [1], lr=-1)
     with pytest.raises(ValueError, match=r"Perceptron.learn\(epochs\) must be a whole number >= 1, got 0"):
         p.learn([[0, 0]], [1], epochs=0)

@@ -180,7 +180,7 @@ def test_load_state_dict_checks_everything_first():
         (lambda s: s.pop("step_count"), "state dict is missing the key 'step_count'"),
         (lambda s: s.update(extra=1), "state dict has an unexpected key 'extra'"),
         (lambda s: s["hyperparameters"].pop("eps"), "hyperparameters is missing the key 'eps'"),
-        (lambda s: s["hyperparameters"].update(lr=-1), r"lr must be a number in \[0, inf\], got -1"),
+        (lambda s: s["hyperparameters"].update(lr=-1), r"lr must be a finite number >= 0, got -1"),
         (lambda s: s["hyperparameters"].update(betas=[0.9, 1.0]), r"betas\[1\] must be a number in \[0, 1\)"),
         (lambda s: s.update(step_count=-2), "step_count must be a whole number >= 0, got -2"),
         (lambda s: s["state"]["exp_avg"].pop(), r"needs one number per parameter \(2\), got 1 values"),
@@ -218,7 +218,7 @@ def test_bad_arguments():
         SGD([1.0], lr=0.1)
     with pytest.raises(ValueError, match="the same parameter twice"):
         SGD([p, p], lr=0.1)
-    with pytest.raises(ValueError, match=r"lr must be a number in \[0, inf\], got -0.1"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number >= 0, got -0.1"):
         SGD([p], lr=-0.1)
     with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
         SGD([p], lr=0.1, nesterov=True)
@@ -278,7 +278,7 @@ def test_schedule_errors():
         StepLR([Value(0.0)], step_size=1)
     with pytest.raises(ValueError, match="step_size must be a whole number >= 1"):
         StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match=r"the learning rate at step 0 must be a number in \[0, inf\], got -1"):
+    with pytest.raises(ValueError, match=r"the learning rate at step 0 must be a finite number >= 0, got -1"):
         LambdaLR(opt, lambda t: -1.0)
 
 
@@ -296,7 +296,7 @@ def test_clip_grad_norm():
     ps[0].grad, ps[1].grad = 3e200, 4e200  # their squares overflow a float; the norm does not
     assert clip_grad_norm(ps, 1.0) == pytest.approx(5e200)
     assert [p.grad for p in ps] == pytest.approx([0.6, 0.8], rel=1e-6)
-    with pytest.raises(ValueError, match="max_norm must be a number"):
+    with pytest.raises(ValueError, match=r"max_norm .* must be a finite number >= 0"):
         clip_grad_norm(ps, -1)
 
 
@@ -310,3 +310,12 @@ def test_eps_zero_with_no_gradient_yet_is_a_clear_error_and_changes_nothing(opt_
     with pytest.raises(ValueError, match=r"step\(\) divides by zero at b: eps is 0 .* use an eps > 0"):
         opt.step()
     assert [p.data for p in ps] == [1.0, 2.0] and opt.state_dict() == before  # a's update was undone too
+
+
+def test_clip_grad_norm_refuses_an_infinite_or_negative_max_norm():
+    p = Value(0.0)
+    p.grad = 3.0
+    for bad in (math.inf, -1.0, "1"):
+        with pytest.raises(ValueError, match=r"max_norm .* must be a finite number >= 0"):
+            clip_grad_norm([p], bad)
+    assert p.grad == 3.0
