@@ -65,31 +65,26 @@ def build(value_cls: Callable[[float], Any], plan: Plan, width: int, seed: int) 
     return root, leaves
 
 
-def measure(
-    name: str, value_cls: Callable[[float], Any], plan: Plan, width: int, seed: int, repeats: int
-) -> dict[str, float]:
-    best_build = best_backward = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        root, leaves = build(value_cls, plan, width, seed)
-        t1 = time.perf_counter()
-        root.backward()
-        t2 = time.perf_counter()
-        best_build, best_backward = min(best_build, t1 - t0), min(best_backward, t2 - t1)
-        del root, leaves
+def time_once(value_cls: Callable[[float], Any], plan: Plan, width: int, seed: int) -> tuple[float, float]:
+    """Seconds to build the graph, and to run backward on it, from a freshly collected heap."""
+    gc.collect()
+    t0 = time.perf_counter()
+    root, _leaves = build(value_cls, plan, width, seed)
+    t1 = time.perf_counter()
+    root.backward()
+    t2 = time.perf_counter()
+    return t1 - t0, t2 - t1
+
+
+def bytes_per_node(value_cls: Callable[[float], Any], plan: Plan, width: int, seed: int) -> float:
+    """Memory the graph holds while alive (tracemalloc), divided by its number of nodes."""
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     root, _leaves = build(value_cls, plan, width, seed)
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    n_nodes = count_nodes(root)
-    bytes_per_node = (after - before) / n_nodes
-    print(f"{name:>11}: build {best_build:6.3f} s  backward {best_backward:6.3f} s  "
-          f"total {best_build + best_backward:6.3f} s  {bytes_per_node:6.0f} bytes/node  ({n_nodes} nodes)")
-    total = best_build + best_backward
-    return {"build": best_build, "backward": best_backward, "total": total, "bytes": bytes_per_node}
+    return (after - before) / count_nodes(root)
 
 
 def count_nodes(root: Any) -> int:
@@ -106,24 +101,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=200_000)
     parser.add_argument("--width", type=int, default=1000, help="nodes per layer (micrograd recurses per layer)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     plan = plan_dag(args.ops, args.width, args.seed)
     sys.setrecursionlimit(max(10_000, 4 * len(plan) + 4 * args.width))  # micrograd's topo sort is recursive
     print(f"layered random DAG: {args.ops} ops in {len(plan)} layers of {args.width}, "
-          f"gc enabled, best of {args.repeats}")
-    ours = measure("microgradx", XValue, plan, args.width, args.seed, args.repeats)
+          f"gc enabled, best of {args.repeats} interleaved runs")
+    engines = {"microgradx": XValue}
     try:
         from micrograd.engine import Value as MValue
+
+        engines["micrograd"] = MValue
     except ImportError:
         print("micrograd is not installed: pip install micrograd==0.1.0 to compare")
-        return
-    theirs = measure("micrograd", MValue, plan, args.width, args.seed, args.repeats)
-    print(f"speed-up (build + backward): {theirs['total'] / ours['total']:.1f}x   "
-          f"(build {theirs['build'] / ours['build']:.1f}x, backward {theirs['backward'] / ours['backward']:.1f}x)")
-    print(f"memory per node: {ours['bytes'] / theirs['bytes']:.2f} of micrograd's")
-
+    # Interleave the engines' runs, so that a noisy moment on a shared machine hits both alike.
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in engines}
+    for _ in range(args.repeats):
+        for name, cls in engines.items():
+            runs[name].append(time_once(cls, plan, args.width, args.seed))
+    best = {}
+    for name, cls in engines.items():
+        build_s, backward_s = min(b for b, _ in runs[name]), min(w for _, w in runs[name])
+        memory = bytes_per_node(cls, plan, args.width, args.seed)
+        best[name] = (build_s, backward_s, build_s + backward_s, memory)
+        print(f"{name:>11}: build {build_s:6.3f} s  backward {backward_s:6.3f} s  "
+              f"total {build_s + backward_s:6.3f} s  {memory:6.0f} bytes/node")
+    if "micrograd" in best:
+        (b1, w1, t1, m1), (b2, w2, t2, m2) = best["microgradx"], best["micrograd"]
+        per_run = sorted((mb + mw) / (xb + xw) for (xb, xw), (mb, mw) in zip(runs["microgradx"], runs["micrograd"]))
+        print(f"speed-up (build + backward): {t2 / t1:.1f}x best vs best (build {b2 / b1:.1f}x, "
+              f"backward {w2 / w1:.1f}x); run by run {per_run[0]:.1f}x to {per_run[-1]:.1f}x")
+        print(f"memory per node: {m1 / m2:.2f} of micrograd's")
 
 if __name__ == "__main__":
     main()
