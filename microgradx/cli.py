@@ -135,13 +135,18 @@ def draw(expression: str, assignments: Sequence[str], output: str | None = None,
         raise ValueError(f"cannot tell the format of {str(path)!r} from its extension: write to a .svg, .png, .pdf, "
                          ".dot or .html file, or pass --format")
     y = evaluate(expression, values)
+    leaves = {v.label: v for v in trace(y)[0] if v.label and not v._prev}
+    unused = [name for name in values if name not in leaves]
+    if unused:  # most likely a typo in a name, which would otherwise pass unnoticed
+        uses = ", ".join(sorted(leaves)) or "no variables"
+        raise ValueError(f"--set gives {', '.join(unused)}, which the expression does not use (it uses {uses}); "
+                         "check the spelling")
     y.backward()
     limit = {} if max_nodes is None else {"max_nodes": max_nodes}
     if kind == "html":
         animate_backward(y, path, rankdir=rankdir, **limit)
     else:
         save(y, path, format=kind, rankdir=rankdir, heatmap=heatmap, **limit)
-    leaves = {v.label: v for v in trace(y)[0] if v.label and not v._prev}
     grads = ", ".join(f"{name} {fmt(leaves[name].grad)}" for name in values if name in leaves)
     return f"wrote {path}: {expression.strip()} = {fmt(y.data)}" + (f"; gradients: {grads}" if grads else "")
 

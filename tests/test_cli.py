@@ -231,3 +231,9 @@ def test_bad_variables_are_refused() -> None:
         evaluate("1", {"tanh": 1.0})
     with pytest.raises(ExprError, match="not a valid variable name"):
         evaluate("1", {"1x": 1.0})
+
+
+def test_a_set_variable_the_expression_does_not_use_is_an_error(tmp_path: Path) -> None:
+    result = run("draw", "x * 2", "--set", "x=1", "y=2", "-o", "g.dot", cwd=tmp_path)
+    assert_one_line_error(result, "--set gives y, which the expression does not use (it uses x)")
+    assert list(tmp_path.iterdir()) == []  # nothing written
