@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .expr import FUNCTIONS
+from .viz import RANKDIRS
 
 DRAW_FORMATS = ("svg", "png", "pdf", "dot", "html")
 
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("-o", "--output", help="the file to write (default: graph.svg); its extension picks the format")
     draw.add_argument("--format", choices=DRAW_FORMATS,
                       help="svg, png, pdf, dot (Graphviz text), or html (the backward-pass animation)")
-    draw.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="left to right (default) or top to bottom")
+    draw.add_argument("--rankdir", choices=RANKDIRS, default="LR",
+                      help="the direction data flows: LR (left to right, the default), TB, RL or BT")
     draw.add_argument("--heatmap", action="store_true", help="colour the nodes by |grad| on a log scale")
     draw.add_argument("--max-nodes", type=int, default=None, metavar="N",
                       help="refuse graphs with more than N nodes (default: 500, or 150 for an animation)")
