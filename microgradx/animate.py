@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from . import viz
 from ._checks import whole_number
+from ._files import write_atomic
 from .engine import Value, grad
 from .viz import Graph, fmt, html_text
 
@@ -101,8 +102,7 @@ class Animation:
 
     def save(self, path: str | Path) -> Path:
         """Write the page to ``path`` (UTF-8) and return the path."""
-        self.path = Path(path)
-        self.path.write_text(self.html, encoding="utf-8")
+        self.path = write_atomic(path, self.html, who="Animation.save()")
         return self.path
 
     def _repr_html_(self) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ._files import write_atomic
 from .data import make_moons
 from .engine import Value, no_grad
 from .nn import MLP
@@ -55,8 +56,7 @@ def run_demo(out: str | Path, seed: int = 0, steps: int = 100, progress: bool = 
 def _write_history(history: History, path: Path) -> Path:
     rows = ["epoch,loss,accuracy"]
     rows += [f"{i},{loss:.10g},{acc:.6g}" for i, (loss, acc) in enumerate(zip(history.loss, history.accuracy))]
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return write_atomic(path, "\n".join(rows) + "\n", who="demo")
 
 
 def _predict_grid(model: MLP, X: np.ndarray, n: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 import os
 import reprlib
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
+
+from ._files import write_atomic
 
 __all__ = ["save", "load", "SaveFileError", "FORMAT", "VERSION"]
 
@@ -39,8 +40,9 @@ class SaveFileError(ValueError):
 def save(obj: Any, path: str | os.PathLike[str]) -> None:
     """Write ``obj``'s state (a model, an optimizer, a schedule, or a state dict) to ``path`` as JSON.
 
-    The file is written next to its destination and then moved into place, so an interrupted save
-    never leaves a truncated file behind.
+    The file is written next to its destination and then moved into place, so an interrupted or
+    failed save never leaves a truncated file behind; an existing file keeps its permissions, and a
+    symbolic link keeps pointing where it did (see :mod:`microgradx._files`).
     """
     state = obj.state_dict() if hasattr(obj, "state_dict") else obj
     if not isinstance(state, Mapping):
@@ -49,19 +51,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
         text = json.dumps({"format": FORMAT, "version": VERSION, "state": state}, indent=1, allow_nan=False)
     except (TypeError, ValueError) as error:  # e.g. a NaN, or a value JSON has no type for
         raise ValueError(f"save(): the state cannot be written as JSON: {error}") from None
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise FileNotFoundError(f"save(): the folder {str(target.parent)!r} does not exist; create it first")
-    # Opened like open(path, "x") would: mode 0o666 less the umask, as any new file, and never an existing one.
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, text + "\n", who="save()")
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:

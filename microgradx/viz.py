@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 import graphviz
 
 from ._checks import whole_number
+from ._files import write_atomic
 from .engine import Value, _reverse_topological
 
 __all__ = [
@@ -588,5 +589,4 @@ def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str 
             data = graph.pipe(format=fmt_)
         except graphviz.ExecutableNotFound as error:  # a plain graphviz.Digraph says less
             raise error if isinstance(error, GraphvizNotFound) else GraphvizNotFound() from error
-    path.write_bytes(data)
-    return path
+    return write_atomic(path, data, who="save()")

@@ -164,21 +164,6 @@ def test_a_failed_save_leaves_the_old_file_and_no_debris(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
 
 
-def test_an_interrupted_save_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
-    path = tmp_path / "model.json"
-    save(MLP(1, [1], seed=0), path)
-    good = path.read_bytes()
-
-    def interrupted(src, dst):  # Ctrl-C (or a full disk) after the new file is written, before it is moved
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        save(MLP(1, [1], seed=1), path)
-    assert path.read_bytes() == good
-    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
-
-
 def test_a_saved_file_has_the_permissions_of_any_new_file(tmp_path):
     old = os.umask(0o027)
     try:

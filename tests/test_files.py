@@ -1,0 +1,119 @@
+"""Every file microgradx writes is replaced whole or not at all, and keeps its identity."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from microgradx import Value
+from microgradx._files import write_atomic
+from microgradx.animate import animate_backward
+from microgradx.nn import MLP
+from microgradx.serialization import load, save
+from microgradx.viz import save as save_graph
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="permission bits and symbolic links are POSIX")
+
+
+def _writers(tmp_path):
+    """Each way microgradx writes a file, as (name, path, write)."""
+    y = (Value(2.0, label="x") * 3).tanh()
+    return [
+        ("save", tmp_path / "model.json", lambda p: save(MLP(2, [2, 1], seed=0), p)),
+        ("viz.save dot", tmp_path / "graph.dot", lambda p: save_graph(y, p)),
+        ("viz.save svg", tmp_path / "graph.svg", lambda p: save_graph(y, p)),
+        ("animate_backward", tmp_path / "page.html", lambda p: animate_backward(y, p)),
+        ("write_atomic", tmp_path / "plain.txt", lambda p: write_atomic(p, "new text")),
+    ]
+
+
+@posix_only
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o604])
+def test_replacing_a_file_keeps_its_permission_bits(tmp_path, mode):
+    for name, path, write in _writers(tmp_path):
+        path.write_text("old")
+        path.chmod(mode)
+        write(path)
+        assert path.read_text() != "old", name
+        assert stat.S_IMODE(path.stat().st_mode) == mode, name
+
+
+@posix_only
+def test_a_symbolic_link_keeps_pointing_at_the_file_it_updates(tmp_path):
+    (tmp_path / "real").mkdir()
+    for name, path, write in _writers(tmp_path):
+        real = tmp_path / "real" / path.name
+        real.write_text("old")
+        path.symlink_to(real)
+        write(path)
+        assert path.is_symlink(), name
+        assert os.readlink(path) == str(real), name
+        assert real.read_text() != "old", name
+
+
+def test_an_encoding_error_leaves_the_old_file(tmp_path):
+    path = tmp_path / "page.txt"
+    path.write_text("old")
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(path, "a lone surrogate \ud800")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["page.txt"]
+
+
+def test_a_folder_in_the_way_is_named(tmp_path):
+    (tmp_path / "out.svg").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"'.*out\.svg' is a folder"):
+        write_atomic(tmp_path / "out.svg", b"<svg/>")
+
+
+# A full disk, for real: the process may not write more than a few bytes (RLIMIT_FSIZE), so the
+# write fails wherever it happens to fail, and the old file must come through whole.
+_FULL_DISK = textwrap.dedent("""
+    import resource, signal, sys
+    from microgradx import Value
+    from microgradx.animate import animate_backward
+    from microgradx.nn import MLP
+    from microgradx.serialization import save
+    from microgradx.viz import save as save_graph
+    which, path = sys.argv[1], sys.argv[2]
+    y = (Value(2.0, label="x") * 3).tanh()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+    try:
+        if which == "save":
+            save(MLP(2, [4, 1], seed=0), path)
+        elif which == "graph":
+            save_graph(y, path)
+        else:
+            animate_backward(y, path)
+    except OSError as error:
+        print("failed:", error.errno)
+        sys.exit(0)
+    sys.exit("the write did not fail")
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
+@pytest.mark.parametrize(("which", "name"), [("save", "m.json"), ("graph", "g.svg"), ("animation", "a.html")])
+def test_a_full_disk_leaves_the_old_file_whole_and_no_debris(tmp_path, which, name):
+    path = tmp_path / name
+    path.write_text("the old contents, which must survive")
+    result = subprocess.run([sys.executable, "-c", _FULL_DISK, which, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("failed:")
+    assert path.read_text() == "the old contents, which must survive"
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_a_saved_model_still_loads_after_a_failed_save_over_it(tmp_path):
+    path = tmp_path / "m.json"
+    model = MLP(2, [2, 1], seed=0)
+    save(model, path)
+    with pytest.raises(ValueError):
+        save({"w": float("nan")}, path)
+    assert load(path) == model.state_dict()
