@@ -20,21 +20,23 @@ from typing import Any
 
 from microgradx import Value as XValue
 
-OPS_PER_KIND = {"add_half": 2, "mul": 1, "relu": 1}  # (a + b) * 0.5 is two ops
+# The mix of node kinds (issue 9): 35% (a + b) * 0.5, 35% a * b, 15% relu(a), 15% a ** 2.
+MIX = {"add_half": 0.35, "mul": 0.35, "relu": 0.15, "square": 0.15}
+OPS_PER_KIND = {"add_half": 2, "mul": 1, "relu": 1, "square": 1}  # (a + b) * 0.5 is two ops
 
 
 def plan_dag(n_ops: int, width: int, seed: int) -> list[list[tuple[str, int, int]]]:
     """A layered DAG as data: each layer lists (kind, i, j) over the previous layer's nodes.
 
-    Every node takes its inputs from the layer before, so values stay in (-1, 1): a * b and
-    relu shrink them, (a + b) / 2 averages them. Nodes are reused by several consumers.
+    Every node takes its inputs from the layer before, so values stay in (-1, 1): a * b, a ** 2
+    and relu shrink them, (a + b) / 2 averages them. Nodes are reused by several consumers.
     """
     rng = random.Random(seed)
     layers, ops = [], 0
     while ops < n_ops:
         layer = []
         for _ in range(width):
-            kind = rng.choice(("add_half", "mul", "relu"))
+            (kind,) = rng.choices(list(MIX), weights=list(MIX.values()))
             layer.append((kind, rng.randrange(width), rng.randrange(width)))
             ops += OPS_PER_KIND[kind]
         layers.append(layer)
@@ -56,6 +58,8 @@ def build(value_cls: Callable[[float], Any], plan: Plan, width: int, seed: int) 
                 nodes.append((a + b) * 0.5)
             elif kind == "mul":
                 nodes.append(a * b)
+            elif kind == "square":
+                nodes.append(a**2)
             else:
                 nodes.append(a.relu())
         prev = nodes

@@ -8,9 +8,10 @@
 7.0
 """
 
-from . import animate, data, functional, init, losses, nn, ops, optim, serialization, train, viz
+from . import animate, anomaly, data, functional, init, losses, modes, nn, ops, optim, serialization, train, viz
 from .animate import animate_backward
-from .engine import DomainError, Value, apply_op, define_op, enable_grad, grad, is_grad_enabled, no_grad
+from .anomaly import detect_anomaly
+from .engine import DomainError, RuleError, Value, apply_op, define_op, enable_grad, grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from .nn import MLP, Layer, Module, Neuron, Perceptron
 from .optim import SGD, Adam, AdamW, RMSProp
@@ -22,7 +23,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     # the engine
-    "Value", "grad", "no_grad", "enable_grad", "is_grad_enabled", "apply_op", "define_op", "DomainError",
+    "Value", "grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "apply_op", "define_op",
+    "DomainError", "RuleError",
     # gradient checking (microgradx.gradcheck.check gives the report object; the hypothesis
     # strategies are an explicit import: microgradx.testing)
     "gradcheck", "gradgradcheck", "numerical_grad", "GradcheckError",
@@ -32,5 +34,6 @@ __all__ = [
     # graphs (microgradx.viz.save writes a drawing to a file)
     "draw_graph", "draw_dot", "trace", "animate_backward",
     # modules
-    "functional", "ops", "nn", "init", "losses", "optim", "data", "train", "serialization", "viz", "animate",
+    "functional", "ops", "modes", "anomaly", "nn", "init", "losses", "optim", "data", "train", "serialization",
+    "viz", "animate",
 ]

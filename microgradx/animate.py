@@ -71,7 +71,7 @@ def backward_steps(root: Value) -> list[Step]:
     final = {root}
     steps = []
     for node in reversed(nodes):  # reverse topological: every consumer before the node it uses
-        if node._op is None:
+        if not node._prev:
             continue
         parents = node._prev
         partials = tuple(node._op.derivative(*[p.data for p in parents], node.data))
@@ -207,7 +207,7 @@ def _frame(k: int, step: Step, nodes: list[Value], index: dict[Value, int], widt
         label = viz.value_table(v.label, [f"data {fmt(v.data)}", cell], fill=fill, widths=[0, widths[i]],
                                 color=FLOW if state else "black")  # one border width in all frames: one size
         graph.node(f"v{i}", label, _attributes=viz.VALUE_NODE, id=f"f{k}-v{i}", **{"class": f"value {state}".strip()})
-        if v._op is not None:
+        if v._prev:
             op_style = {"fillcolor": CURRENT, "color": FLOW, "penwidth": "2"} if state == "current" else {}
             graph.node(f"op{i}", viz.op_label(v), _attributes={**viz.OP_NODE, **op_style}, id=f"f{k}-op{i}")
     current_op = f"op{index[step.node]}"
@@ -220,7 +220,7 @@ def _frame(k: int, step: Step, nodes: list[Value], index: dict[Value, int], widt
 def _name(v: Value) -> str:
     if v.label:
         return v.label
-    if v._op is not None:
+    if v._prev:
         return f"the {v._op.name} result"
     return f"the constant {fmt(v.data)}"
 

@@ -3,8 +3,9 @@
 Each Value keeps its parents in argument order (``_prev``) and the :class:`~microgradx.ops.Op` that
 made it (``_op``). Nothing else: no closure per node, so there are no reference cycles and a graph
 the user drops is freed at once by reference counting. The parents of a one- or two-input op sit in
-two slots rather than in a tuple: one object per op for the garbage collector to track instead of
-two, which is most of what building a large graph costs in CPython. The derivative rules live in
+two slots rather than in a tuple, and a constant operand (the 0.5 in ``x * 0.5``) stays a plain
+float in its slot until someone asks for ``_prev``: every object the garbage collector tracks costs
+time while a graph grows, so an op makes one such object, its node. The derivative rules live in
 :mod:`microgradx.ops`; the backward pass below walks the graph iteratively (no recursion limit) in
 reverse topological order and applies the chain rule with them.
 
@@ -22,22 +23,26 @@ import math
 import numbers
 import reprlib
 from collections.abc import Callable, Iterable, Sequence
-from contextvars import ContextVar
-from functools import wraps
-from typing import Any, Union
+from functools import partial
+from typing import Any, NoReturn, Union
 
 import numpy as np
 
-from . import ops
-from .ops import DomainError, Op, RuleError
+from . import anomaly, ops
+from .anomaly import RECORDING_ANOMALIES, detect_anomaly, made_at
+from .modes import RECORD, current_mode, enable_grad, is_grad_enabled, no_grad
+from .ops import LEAF, DomainError, Op, RuleError, hand_built
 
-__all__ = ["Value", "grad", "no_grad", "enable_grad", "is_grad_enabled", "apply_op", "define_op", "DomainError"]
+__all__ = [
+    "Value", "grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "apply_op", "define_op",
+    "DomainError", "RuleError",
+]
 
 Number = Union[int, float]
 
-_grad_enabled: ContextVar[bool] = ContextVar("microgradx_grad_enabled", default=True)
 _isfinite = math.isfinite
 _REAL_TYPES = (numbers.Real, np.bool_)  # int, float, bool, Fraction, numpy real scalars
+_FLOAT_MAX = 1.7976931348623157e308
 
 
 def _is_real(x: object) -> bool:
@@ -56,7 +61,11 @@ def _to_float(x: object, where: str) -> float:
             elif isinstance(x, complex):
                 hint = "; complex numbers are not supported"
             raise TypeError(f"{where} expects a real number, got {reprlib.repr(x)}{hint}")
-        x = float(x)  # type: ignore[arg-type]
+        try:
+            x = float(x)  # type: ignore[arg-type]
+        except OverflowError:  # a huge int or Fraction: exact in Python, beyond any float
+            raise ValueError(f"{where} expects a number a float can hold (|x| <= {_FLOAT_MAX:.4g}), "
+                             f"got {reprlib.repr(x)}") from None
     if not _isfinite(x):  # type: ignore[arg-type]
         raise ValueError(f"{where} expects a finite number, got {x}")
     return x  # type: ignore[return-value]
@@ -67,8 +76,12 @@ class Value:
 
     ``data`` is the float value, ``grad`` the derivative of the ``backward()`` root with respect
     to it (accumulated, like PyTorch), ``label`` an optional name for graphs and errors, ``_op``
-    the :class:`~microgradx.ops.Op` that made it (None for a leaf) and ``_prev`` its parents as a
-    tuple in argument order (empty for a leaf).
+    the :class:`~microgradx.ops.Op` that made it (``""`` for a leaf, as in micrograd) and ``_prev``
+    its parents as a tuple in argument order (empty for a leaf).
+
+    The constructor is micrograd's, ``Value(data, _children=(), _op='', label='')``: pass the label
+    by keyword. Giving ``_children`` builds a node by hand, as micrograd's lectures do; give it a
+    ``_backward`` closure that adds to its parents' ``.grad`` (see :attr:`_backward`).
 
     >>> a = Value(3.0, label="a")
     >>> b = a * a + 1
@@ -82,17 +95,22 @@ class Value:
     data: float
     grad: Any  # a float; a Value after backward(create_graph=True)
     label: str
-    _op: Op | None
+    _op: Op  # ops.LEAF, the empty name, for a leaf
     # The parents: _a and _b for an op with one or two inputs (None where absent); an op with more
-    # inputs (sum, dot) keeps all of them as a tuple in _a. Read them through _prev.
+    # inputs (sum, dot) keeps all of them as a tuple in _a. A constant second operand stays a float
+    # in _b until _prev gives it a node. Read the parents through _prev.
     _a: Any
-    _b: Value | None
+    _b: Any
 
-    def __init__(self, data: Number, label: str = "") -> None:
+    def __init__(self, data: Number, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
         self.data = _to_float(data, "Value()")
         self.grad = 0.0
         self.label = label if isinstance(label, str) else str(label)
-        self._op = self._a = self._b = None
+        self._op, self._a, self._b = LEAF, None, None
+        if _op or type(_children) is not tuple or _children:
+            _build_by_hand(self, _children, _op)
+        if current_mode() == RECORDING_ANOMALIES:
+            anomaly.record(self)
 
     @property
     def _prev(self) -> tuple[Value, ...]:
@@ -100,26 +118,60 @@ class Value:
         a, b = self._a, self._b
         if a is None:
             return ()
-        if b is not None:
-            return (a, b)
-        return a if type(a) is tuple else (a,)
+        if b is None:
+            return a if type(a) is tuple else (a,)
+        if type(b) is float:  # a constant kept unboxed: it gets its node now, once, for whoever asks
+            b = self._b = _leaf(b)
+        return (a, b)
+
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """micrograd's step of the chain rule at this node: calling it adds ``self.grad`` times each
+        local derivative to the parents' ``.grad``.
+
+        ``backward()`` is this step node by node, in reverse topological order, with the rules of
+        the op table. As in micrograd's lectures you may call it by hand, or assign a closure to a
+        node built by hand: ``out = Value(math.exp(x.data), (x,), "exp")``, then
+        ``out._backward = step`` where ``step()`` does ``x.grad += out.data * out.grad``.
+
+        >>> x = Value(3.0)
+        >>> y = x * x
+        >>> y.grad = 1.0
+        >>> y._backward()
+        >>> x.grad
+        6.0
+        """
+        if self._a is None:
+            return _nothing  # a leaf: no parents to pass a gradient to
+        closure = self._op.backward
+        return closure if closure is not None else partial(_step, self)
+
+    @_backward.setter
+    def _backward(self, step: Callable[[], None]) -> None:
+        if not callable(step):
+            raise TypeError("_backward must be a function of no arguments that adds to the parents' .grad, "
+                            f"got {reprlib.repr(step)}")
+        self._op = hand_built(self._op.name, len(self._prev), step)  # this node's own op
 
     # -- arithmetic: each applies one primitive op from the table, or is algebra over them --------
 
     def __add__(self, other: Value | Number) -> Value:
-        rhs = _operand(other)
-        return NotImplemented if rhs is None else _apply2(ops.ADD, self, rhs)
+        if isinstance(other, Value):
+            return _apply2(ops.ADD, self, other)
+        c = _constant(other, "Value + number")
+        return NotImplemented if c is None else _apply2(ops.ADD, self, c)
 
     def __mul__(self, other: Value | Number) -> Value:
-        rhs = _operand(other)
-        return NotImplemented if rhs is None else _apply2(ops.MUL, self, rhs)
+        if isinstance(other, Value):
+            return _apply2(ops.MUL, self, other)
+        c = _constant(other, "Value * number")
+        return NotImplemented if c is None else _apply2(ops.MUL, self, c)
 
     def __pow__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
             return _apply2(ops.POW, self, other)
-        if not _is_real(other):
-            return NotImplemented
-        return _apply1(ops.pow_op(_to_float(other, "Value ** exponent")), self)
+        n = _constant(other, "Value ** exponent")
+        return NotImplemented if n is None else _apply1(ops.pow_op(n), self)
 
     def __rpow__(self, other: Number) -> Value:  # other ** self
         base = _operand(other)
@@ -131,16 +183,18 @@ class Value:
     def __sub__(self, other: Value | Number) -> Value:  # self - other
         if isinstance(other, Value):
             return self + (-other)
-        return self + (-_to_float(other, "Value - number")) if _is_real(other) else NotImplemented
+        c = _constant(other, "Value - number")
+        return NotImplemented if c is None else self + (-c)
 
     def __truediv__(self, other: Value | Number) -> Value:  # self / other
         if isinstance(other, Value):
             return self * other**-1.0
-        if not _is_real(other):
+        c = _constant(other, "Value / number")
+        if c is None:
             return NotImplemented
-        if other == 0:
-            raise DomainError(f"a / b needs b != 0, got a = {self.data!r}, b = 0")
-        return self * (1.0 / _to_float(other, "Value / number"))
+        if c == 0:
+            raise DomainError(f"a / b needs b != 0, got a = {self.data!r}{_label_note(self)}, b = 0")
+        return self * (1.0 / c)
 
     def __radd__(self, other: Number) -> Value:  # other + self
         return self + other
@@ -266,7 +320,7 @@ class Value:
         >>> y.data, y._prev
         (6.0, ())
         """
-        return Value(self.data, self.label)
+        return Value(self.data, label=self.label)
 
     def item(self) -> float:
         """The data as a Python float (like ``tensor.item()``)."""
@@ -282,20 +336,81 @@ class Value:
 
 
 def _operand(other: object) -> Value | None:
-    """The other side of a binary op as a Value (a number becomes a constant leaf), or None."""
+    """The other side of an op as a Value (a number becomes a constant leaf), or None if it is no number."""
     if isinstance(other, Value):
         return other
-    if type(other) is float and _isfinite(other):  # the common case, without Value()'s checks
-        return _node(other, None, None, None)
-    if _is_real(other):
-        return Value(other)  # type: ignore[arg-type]
-    return None
+    c = _constant(other, "Value()")
+    return None if c is None else _leaf(c)
 
 
-def _data_of(other: object) -> float | None:
+def _constant(x: object, where: str) -> float | None:
+    """A number operand as a float, or None when it is not a number (so Python tries the other side)."""
+    if type(x) is float:
+        if _isfinite(x):
+            return x
+        raise ValueError(f"{where} expects a finite number, got {x}")
+    return _to_float(x, where) if _is_real(x) else None
+
+
+def _leaf(data: float) -> Value:
+    """A constant leaf for a float known to be finite, without Value()'s checks."""
+    node = _new_value(Value)
+    node.data, node.grad, node.label, node._op, node._a, node._b = data, 0.0, "", LEAF, None, None
+    return node
+
+
+def _data_of(other: object) -> Any:
+    """What a comparison compares with: the data of a Value, or the number itself.
+
+    A number is compared as it is, not as a float, so ``Value(1.0) < 10**400`` is True as in
+    Python, where ``float(10**400)`` would overflow.
+    """
     if isinstance(other, Value):
         return other.data
-    return float(other) if _is_real(other) else None  # type: ignore[arg-type]
+    return other if _is_real(other) else None
+
+
+def _build_by_hand(node: Value, children: Any, op: Any) -> None:
+    """micrograd's ``Value(data, _children, _op)``: a node whose parents and op the caller names.
+
+    ``op`` is a name such as ``"exp"`` (the node then needs a ``_backward`` closure, as in
+    micrograd's lectures) or an Op of the table (whose rule then applies).
+    """
+    if isinstance(children, str):
+        raise TypeError(f"Value(data, _children, _op, label): the second argument is micrograd's tuple of "
+                        f"parent Values, got the text {children!r}; pass a label by keyword: "
+                        f"Value({node.data!r}, label={children!r})")
+    try:
+        parents = tuple(children)
+    except TypeError:
+        raise TypeError(f"Value(data, _children): _children must be a tuple of Values, got "
+                        f"{reprlib.repr(children)}") from None
+    for i, p in enumerate(parents):
+        if not isinstance(p, Value):
+            raise TypeError(f"Value(data, _children): every child must be a Value, got {reprlib.repr(p)} "
+                            f"at position {i}")
+    if not isinstance(op, str):
+        raise TypeError(f"Value(data, _children, _op): _op must be text naming the op, such as 'exp', "
+                        f"got {reprlib.repr(op)}")
+    if not isinstance(op, Op):
+        op = hand_built(op, len(parents))
+    elif op.arity is not None and op.arity != len(parents):
+        raise TypeError(f"Value(data, _children, _op): op {op.name!r} takes {op.arity} input(s), "
+                        f"got {len(parents)} children")
+    if not parents or not current_mode() & RECORD:  # no parents, or no_grad(): a leaf (named, as micrograd's)
+        node._op = op if parents == () else LEAF
+        return
+    node._op = op
+    if len(parents) == 1:
+        node._a = parents[0]
+    elif len(parents) == 2:
+        node._a, node._b = parents
+    else:
+        node._a = parents
+
+
+def _nothing() -> None:
+    """The backward step of a leaf: it has no parents to pass a gradient to."""
 
 
 def apply_op(op: Op, *inputs: Value | Number) -> Value:
@@ -363,7 +478,7 @@ def define_op(
                             f"with one local partial per input, e.g. ({reprlib.repr(partials)},)")
         return partials
 
-    op = Op(name, forward, checked_derivative, arity=arity, domain=domain, valid=valid, kinks=tuple(kinks))
+    op = Op(name, forward, checked_derivative, arity=arity, domain=domain, valid=valid, kinks=tuple(kinks), user=True)
 
     def apply(*inputs: Value | Number) -> Value:
         return apply_op(op, *inputs)
@@ -388,20 +503,23 @@ def _positional_arity(func: Callable[..., Any]) -> int | None:
 def _apply1(op: Op, x: Value) -> Value:
     """op(x): run the forward rule on x's data and record the op in the graph."""
     try:
-        out = op.forward(x.data)
+        out = op.forward(x.data)  # type: ignore[misc]
     except (ArithmeticError, ValueError) as error:
-        raise DomainError(_domain_message(op, (x,))) from error
+        _forward_failed(op, (x,), error)
     if type(out) is not float or not _isfinite(out):
         out = _checked_output(op, out, (x,))
     return _node(out, op, x, None)
 
 
-def _apply2(op: Op, a: Value, b: Value) -> Value:
-    """op(a, b): run the forward rule on the inputs' data and record the op in the graph."""
+def _apply2(op: Op, a: Value, b: Value | float) -> Value:
+    """op(a, b): run the forward rule on the inputs' data and record the op in the graph.
+
+    ``b`` may be a float: a constant operand, kept unboxed in the node (see ``_prev``).
+    """
     try:
-        out = op.forward(a.data, b.data)
+        out = op.forward(a.data, b if type(b) is float else b.data)  # type: ignore[misc, union-attr]
     except (ArithmeticError, ValueError) as error:
-        raise DomainError(_domain_message(op, (a, b))) from error
+        _forward_failed(op, (a, b), error)
     if type(out) is not float or not _isfinite(out):
         out = _checked_output(op, out, (a, b))
     return _node(out, op, a, b)
@@ -416,43 +534,71 @@ def _apply(op: Op, parents: tuple[Value, ...]) -> Value:
     if not parents:
         raise TypeError(f"{op.name} needs at least one input")
     try:
-        out = op.forward(*[p.data for p in parents])
+        out = op.forward(*[p.data for p in parents])  # type: ignore[misc]
     except (ArithmeticError, ValueError) as error:
-        raise DomainError(_domain_message(op, parents)) from error
+        _forward_failed(op, parents, error)
     if type(out) is not float or not _isfinite(out):
         out = _checked_output(op, out, parents)
     return _node(out, op, parents, None)
 
 
-def _checked_output(op: Op, out: object, parents: Sequence[Value]) -> float:
+def _forward_failed(op: Op, parents: Sequence[Value | float], error: Exception) -> NoReturn:
+    """Raise the DomainError for a forward rule that failed on these inputs.
+
+    A table op's own error ("math domain error") says less than the message, so it is not
+    chained; a user-defined op's error may point at a bug in its rule, so it is kept.
+    """
+    _raise_domain_error(_domain_message(op, parents), op, error)
+
+
+def _raise_domain_error(message: str, op: Op, error: Exception) -> NoReturn:
+    """A table op's own error ("math domain error", "float division by zero") says less than the
+    message, so it is not chained; a user-defined op's error may point at a bug in its rule, so it is."""
+    if op.user:
+        raise DomainError(message) from error
+    raise DomainError(message) from None
+
+
+def _checked_output(op: Op, out: object, parents: Sequence[Value | float]) -> float:
     """The forward rule's result as a float, or an error if it is not a finite real number."""
     if type(out) is not float:  # user-defined ops may return ints or numpy scalars
         if not _is_real(out):
             raise TypeError(f"the forward rule of op {op.name!r} returned {reprlib.repr(out)}; "
                             "it must return a real number")
-        out = float(out)  # type: ignore[arg-type]
+        try:
+            out = float(out)  # type: ignore[arg-type]
+        except OverflowError:
+            raise DomainError(_domain_message(op, parents)) from None
     if not _isfinite(out):  # type: ignore[arg-type]
         raise DomainError(_domain_message(op, parents))
     return out  # type: ignore[return-value]
 
 
-def _node(data: float, op: Op | None, a: Any, b: Value | None) -> Value:
+def _node(data: float, op: Op, a: Any, b: Any) -> Value:
     """A new node holding ``data``, made by ``op`` from parents ``a`` (and ``b``).
 
-    Under ``no_grad()`` the node is a leaf: no op, no parents, nothing kept alive.
+    Under ``no_grad()`` the node is a leaf: no op, no parents, nothing kept alive. In anomaly mode
+    it also remembers where the user's code made it.
     """
     node = _new_value(Value)
     node.data = data
     node.grad = 0.0
     node.label = ""
-    if _grad_enabled.get():
+    mode = current_mode()
+    if mode == RECORD:
         node._op, node._a, node._b = op, a, b
+    elif mode & RECORD:
+        node._op, node._a, node._b = op, a, b
+        anomaly.record(node)
     else:
-        node._op = node._a = node._b = None
+        node._op, node._a, node._b = LEAF, None, None
     return node
 
 
 _new_value = object.__new__
+
+
+# -- messages: what went wrong, at which op, with which inputs --------------------------------------
 
 
 def _input_names(n: int) -> list[str]:
@@ -469,35 +615,107 @@ def _call_text(op: Op, n: int) -> str:
     return f"{op.name}({', '.join(names)})"
 
 
-def _domain_message(op: Op, parents: Sequence[Value]) -> str:
-    got = ", ".join(f"{name} = {p.data!r}" for name, p in zip(_input_names(len(parents)), parents))
+def _label_note(p: Value | float) -> str:
+    """`` ('h')`` after an input's number when the input has a label, so the learner knows which it is."""
+    return f" ({p.label!r})" if isinstance(p, Value) and p.label else ""
+
+
+def _inputs_text(parents: Sequence[Value | float]) -> str:
+    """``x = 0.0 ('h')``, or ``a = 1.0, b = 2.0``: each input's name in the op, number and label."""
+    return ", ".join(f"{name} = {_data(p)!r}{_label_note(p)}"
+                     for name, p in zip(_input_names(len(parents)), parents))
+
+
+def _data(p: Value | float) -> float:
+    return p if type(p) is float else p.data  # type: ignore[union-attr, return-value]
+
+
+def _inputs_made_at(parents: Sequence[Value | float]) -> str:
+    """In anomaly mode: where each input was made (nothing for inputs made outside it)."""
+    names = _input_names(len(parents))
+    return "".join(made_at(f"its input {name}", p) for name, p in zip(names, parents) if isinstance(p, Value))
+
+
+def _domain_message(op: Op, parents: Sequence[Value | float]) -> str:
     call = _call_text(op, len(parents))
-    if op.domain:
-        return f"{call} needs {op.domain}, got {got}"
-    return f"{call} is not a finite number for {got}"
+    got = _inputs_text(parents)
+    text = f"{call} needs {op.domain}, got {got}" if op.domain else f"{call} is not a finite number for {got}"
+    return text + _inputs_made_at(parents)
+
+
+def _name(node: Value) -> str:
+    """A node as a message names it: its label, or its op and number."""
+    if node.label:
+        return repr(node.label)
+    op = node._op.name
+    return f"'{op}' (data {node.data:.6g})" if op else f"Value(data={node.data:.6g})"
+
+
+def _node_made_at(node: Value) -> str:
+    """Where a node and its inputs were made, in anomaly mode."""
+    return made_at(f"the {node._op.name or 'node'}", node) + _inputs_made_at(node._prev)
+
+
+def _partials_message(node: Value, partials: object) -> str:
+    op = node._op
+    return (
+        f"the derivative rule of op {op.name!r} returned {reprlib.repr(partials)}, but the op has "  # type: ignore[union-attr]
+        f"{len(node._prev)} input(s): return one local partial per input, as a tuple" + _node_made_at(node)
+    )
+
+
+def _derivative_message(node: Value) -> str:
+    op = node._op
+    where = f" (at node {node.label!r})" if node.label else ""
+    return (
+        f"the derivative of {_call_text(op, len(node._prev))} is not finite at {_inputs_text(node._prev)}{where}: "  # type: ignore[arg-type]
+        "the op is not differentiable there" + _node_made_at(node)
+    )
 
 
 # -- the backward pass ------------------------------------------------------------------------------
 
 
-def _reverse_topological(root: Value) -> list[Value]:
+def _reverse_topological(root: Value, constants: bool = False) -> list[Value]:
     """Every node ``root`` depends on, each before the nodes it depends on (root first).
 
-    An iterative depth-first search (no recursion limit): a node is emitted once all its parents
-    are, which is a topological order; reversed, the chain rule can run from the root to the leaves.
+    An iterative depth-first search (no recursion limit), parents in argument order: a node is
+    emitted once all its parents are, which is a topological order; reversed, the chain rule can
+    run from the root to the leaves. The walk reads the parent slots directly and allocates
+    nothing per node, because the backward pass runs it on every call. Unboxed constants need no
+    gradient and are skipped, unless ``constants`` asks for them as nodes (to draw the graph).
     """
     order: list[Value] = []
-    visited = {root}
-    path = [(root, iter(root._prev))]  # the nodes being expanded, with their unvisited parents
-    while path:
-        node, parents = path[-1]
-        for parent in parents:
-            if parent not in visited:
-                visited.add(parent)
-                path.append((parent, iter(parent._prev)))
-                break
-        else:  # every parent emitted: emit the node
-            path.pop()
+    state: dict[Value, bool] = {}  # False: its parents are being walked; True: emitted
+    stack = [root]
+    push, pop, get = stack.append, stack.pop, state.get
+    while stack:
+        node = stack[-1]
+        done = get(node)
+        if done is None:  # first visit: push the parents not seen yet, the first on top
+            state[node] = False
+            a = node._a
+            if a is not None:
+                b = node._b
+                if b is None:
+                    if type(a) is not tuple:
+                        if a not in state:
+                            push(a)
+                    else:
+                        for p in reversed(a):
+                            if p not in state:
+                                push(p)
+                else:
+                    if type(b) is float and constants:
+                        b = node._prev[1]  # the constant's node
+                    if type(b) is not float and b not in state:
+                        push(b)
+                    if a not in state:
+                        push(a)
+            continue
+        pop()
+        if done is False:  # every parent emitted: emit the node (a later copy on the stack is skipped)
+            state[node] = True
             order.append(node)
     order.reverse()
     return order
@@ -542,7 +760,31 @@ def _check_finite(order: list[Value], create_graph: bool) -> None:
     for node in order:
         g = node.grad
         if g is not None and not _isfinite(g if type(g) is float else g.data):
-            raise DomainError(f"the gradient at {node!r} is not finite; an intermediate result overflowed")
+            raise DomainError(_overflow_message(order, node))
+
+
+def _overflow_message(order: list[Value], bad: Value) -> str:
+    """Which op made a gradient overflow: the first, from the root, whose contribution is not finite.
+
+    Only runs on the error path: it recomputes each node's contributions to find the culprit.
+    """
+    for node in order:
+        g = node.grad
+        g = g if type(g) is float else getattr(g, "data", 0.0)
+        op = node._op
+        if not _isfinite(g) or not node._prev or op.backward is not None:
+            continue
+        parents = node._prev
+        partials = op.derivative(*[p.data for p in parents], node.data)
+        for name, d in zip(_input_names(len(parents)), partials):
+            d = d if type(d) is float else getattr(d, "data", d)
+            if not _isfinite(d * g):
+                return (f"the gradient overflowed at {_call_text(op, len(parents))} with {_inputs_text(parents)}: "
+                        f"its local derivative d/d{name} = {d:.6g} times the gradient arriving there, {g:.6g}, "
+                        "is not a finite float; rescale the computation (smaller numbers) or look at this op"
+                        + _node_made_at(node))
+    return (f"the gradient at {_name(bad)} is not finite: the contributions flowing into it add up to more "
+            "than a float holds" + made_at("it", bad))
 
 
 def _restore(order: list[Value], saved: list[Any]) -> None:
@@ -562,8 +804,18 @@ def _chain_rule(order: list[Value]) -> None:
             a = node._a
             if a is None:  # a leaf
                 continue
-            b, g, rule = node._b, node.grad, node._op.derivative  # type: ignore[union-attr]
+            b, g, op = node._b, node.grad, node._op
+            if op.backward is not None:  # a node built by hand, micrograd-style: its own closure
+                op.backward()
+                continue
+            rule = op.derivative
             if b is not None:  # two inputs
+                if type(b) is float:  # a constant: it needs no gradient
+                    partials = rule(a.data, b, node.data)
+                    if len(partials) != 2:
+                        raise RuleError(_partials_message(node, partials))
+                    a.grad += partials[0] * g
+                    continue
                 partials = rule(a.data, b.data, node.data)
                 if len(partials) != 2:
                     raise RuleError(_partials_message(node, partials))
@@ -575,13 +827,20 @@ def _chain_rule(order: list[Value]) -> None:
                     raise RuleError(_partials_message(node, partials))
                 a.grad += partials[0] * g
             else:  # any number of inputs
-                partials = rule(*[p.data for p in a], node.data)
-                if len(partials) != len(a):
-                    raise RuleError(_partials_message(node, partials))
-                for parent, partial in zip(a, partials):
-                    parent.grad += partial * g
+                _step(node)
     except (ArithmeticError, ValueError) as error:
-        raise DomainError(_derivative_message(node)) from error
+        _raise_domain_error(_derivative_message(node), node._op, error)
+
+
+def _step(node: Value) -> None:
+    """One node's share of the chain rule: its gradient times each local derivative, added to its parents'."""
+    parents = node._prev
+    partials = node._op.derivative(*[p.data for p in parents], node.data)  # type: ignore[union-attr]
+    if len(partials) != len(parents):
+        raise RuleError(_partials_message(node, partials))
+    g = node.grad
+    for parent, partial_ in zip(parents, partials):
+        parent.grad += partial_ * g
 
 
 def _chain_rule_graph(order: list[Value]) -> None:
@@ -597,43 +856,26 @@ def _chain_rule_graph(order: list[Value]) -> None:
             if not parents or node.grad is None:
                 continue
             g = node.grad
-            try:
-                partials = node._op.derivative(*parents, node)  # type: ignore[union-attr]
+            op = node._op
+            try:  # a node built by hand has no rule, only a closure on floats: its op refuses, naming itself
+                partials = op.derivative(*parents, node)
             except RuleError:
                 raise
             except TypeError as error:
                 if "Value" not in str(error):
                     raise
                 raise TypeError(
-                    f"the derivative rule of op {node._op.name!r} cannot take Values, which "  # type: ignore[union-attr]
+                    f"the derivative rule of op {op.name!r} cannot take Values, which "  # type: ignore[union-attr]
                     "create_graph=True passes it: write it with arithmetic and microgradx.ops functions "
                     f"(ops.exp, ops.tanh, ...) instead of math ({error})"
                 ) from error
             if len(partials) != len(parents):
                 raise RuleError(_partials_message(node, partials))
-            for parent, partial in zip(parents, partials):
-                contribution = partial * g
+            for parent, partial_ in zip(parents, partials):
+                contribution = partial_ * g
                 parent.grad = contribution if parent.grad is None else parent.grad + contribution
     except (ArithmeticError, ValueError) as error:
-        raise DomainError(_derivative_message(node)) from error
-
-
-def _partials_message(node: Value, partials: object) -> str:
-    op = node._op
-    return (
-        f"the derivative rule of op {op.name!r} returned {reprlib.repr(partials)}, but the op has "  # type: ignore[union-attr]
-        f"{len(node._prev)} input(s): return one local partial per input, as a tuple"
-    )
-
-
-def _derivative_message(node: Value) -> str:
-    op = node._op
-    got = ", ".join(f"{n} = {p.data!r}" for n, p in zip(_input_names(len(node._prev)), node._prev))
-    where = f" (at node {node.label!r})" if node.label else ""
-    return (
-        f"the derivative of {_call_text(op, len(node._prev))} is not finite at {got}{where}: "  # type: ignore[arg-type]
-        "the op is not differentiable there"
-    )
+        _raise_domain_error(_derivative_message(node), node._op, error)
 
 
 def grad(
@@ -663,57 +905,3 @@ def grad(
     if create_graph:
         result = [g if isinstance(g, Value) else Value(g) for g in result]
     return tuple(result)
-
-
-def is_grad_enabled() -> bool:
-    """Whether new ops are recorded into the graph (False inside ``no_grad()``)."""
-    return _grad_enabled.get()
-
-
-class _GradMode:
-    """Sets whether ops are recorded, as a context manager or a decorator (per thread and task)."""
-
-    _enabled: bool
-
-    def __init__(self, func: Callable[..., Any] | None = None) -> None:
-        self._tokens: list[Any] = []
-        self._func = func
-
-    def __enter__(self) -> None:
-        self._tokens.append(_grad_enabled.set(self._enabled))
-
-    def __exit__(self, *exc: object) -> None:
-        _grad_enabled.reset(self._tokens.pop())
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._func is not None:  # used bare, as @no_grad
-            with type(self)():
-                return self._func(*args, **kwargs)
-        (func,) = args  # used as @no_grad()
-        mode = type(self)
-
-        @wraps(func)
-        def wrapper(*a: Any, **k: Any) -> Any:
-            with mode():
-                return func(*a, **k)
-
-        return wrapper
-
-
-class no_grad(_GradMode):
-    """Build no graph: Values made inside are leaves. Context manager or decorator.
-
-    >>> with no_grad():
-    ...     y = Value(2.0) * 3
-    >>> y._prev
-    ()
-    """
-
-    _enabled = False
-
-
-class enable_grad(_GradMode):
-    """Record ops again inside a ``no_grad()`` block."""
-
-    _enabled = True
-

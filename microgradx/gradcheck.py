@@ -371,7 +371,7 @@ def _grad(out: Value, leaves: Sequence[Value], create_graph: bool = False) -> tu
         return grad(out, leaves, create_graph=create_graph)
     except TypeError as error:
         for node in _topological([out]):
-            if node._op is None:
+            if not node._prev:
                 continue
             xs = [p.data for p in node._prev]
             try:
@@ -392,7 +392,7 @@ class _Graph:
     def __init__(self, roots: Sequence[Value]) -> None:
         self.nodes = _topological(roots)
         position = {id(node): k for k, node in enumerate(self.nodes)}
-        self.shape = [(n._op.name if n._op else None, tuple(position[id(p)] for p in n._prev)) for n in self.nodes]
+        self.shape = [(n._op.name if n._prev else None, tuple(position[id(p)] for p in n._prev)) for n in self.nodes]
         self.data = [n.data for n in self.nodes]  # inputs are put back after nudging: keep what f saw
 
 
@@ -550,7 +550,7 @@ class _Checker:
             return ""
         inputs = {id(v) for v in self.leaves}
         for k, node in enumerate(center.nodes):
-            if node._op is None and id(node) not in inputs and minus.data[k] != plus.data[k]:
+            if not node._prev and id(node) not in inputs and minus.data[k] != plus.data[k]:
                 what = f"Value {node.label!r}" if node.label else f"a constant ({node.data:.6g})"
                 return (f"{what} inside the graph changes with {self.names[j]} but carries no gradient: it was "
                         "made from a number (e.g. Value(x.data), or a derivative rule computing with floats), "

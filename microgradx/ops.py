@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 __all__ = [
-    "Op", "PRIMITIVES", "DomainError", "RuleError", "pow_op", "leaky_relu_op", "elu_op",
+    "Op", "LEAF", "hand_built", "PRIMITIVES", "DomainError", "RuleError", "pow_op", "leaky_relu_op", "elu_op",
     "exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos",
 ]
 
@@ -44,7 +44,7 @@ class RuleError(TypeError):
     """A derivative rule broke its contract: it must return one local partial per input, as a tuple."""
 
 
-class Op:
+class Op(str):
     """A primitive operation: its name, forward rule, local derivative and valid domain.
 
     ``forward(*xs)`` computes the output from the input floats. ``derivative(*xs, out)`` returns a
@@ -53,34 +53,93 @@ class Op:
     input), for tools that pick points to test. ``kinks`` lists the inputs of a one-input op where
     its derivative jumps (relu and abs at 0): finite differences straddle the jump there.
 
+    An Op is also a string, its name, because micrograd keeps ``_op`` as a string (``'+'``,
+    ``'**2'``): code written for micrograd, such as a ``draw_dot`` that does ``str(id(n)) + n._op``,
+    keeps working, and ``node._op == "+"`` is true. Two Ops with the same name are therefore equal;
+    tell them apart with ``is``.
+
+    A node built by hand the way micrograd's lectures do (``Value(data, (x,), "exp")`` and then
+    ``out._backward = closure``) gets an Op of its own from :func:`hand_built`: the closure is in
+    ``backward``, and its ``forward``/``derivative`` refuse with a message that says why. A leaf's
+    op is :data:`LEAF`, the empty name, as micrograd's leaves have ``_op == ''``.
+
     >>> square = Op("square", lambda x: x * x, lambda x, out: (2 * x,), domain="any x")
     >>> square.forward(3.0), square.derivative(3.0, 9.0)
     (9.0, (6.0,))
+    >>> square == "square", "node" + square
+    (True, 'nodesquare')
     """
 
-    __slots__ = ("name", "forward", "derivative", "domain", "arity", "valid", "kinks")
+    # A str subclass cannot have __slots__ of its own; an Op is one object per op kind, not per node.
+    name: str
+    forward: Callable[..., Any]
+    derivative: Callable[..., tuple[Any, ...]]
+    domain: str
+    arity: int | None
+    valid: Callable[..., bool] | None
+    kinks: tuple[float, ...]
+    backward: Callable[[], None] | None
+    user: bool
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         name: str,
-        forward: Callable[..., float],
+        forward: Callable[..., Any],
         derivative: Callable[..., tuple[Any, ...]],
         *,
         domain: str = "",
         arity: int | None = None,
         valid: Callable[..., bool] | None = None,
         kinks: tuple[float, ...] = (),
-    ) -> None:
-        self.name = name
-        self.forward = forward
-        self.derivative = derivative
-        self.domain = domain
-        self.arity = arity  # None: any number of inputs (sum, dot)
-        self.valid = valid
-        self.kinks = kinks
+        backward: Callable[[], None] | None = None,
+        user: bool = False,
+    ) -> Op:
+        op = super().__new__(cls, name)
+        op.name = name
+        op.forward = forward
+        op.derivative = derivative
+        op.domain = domain
+        op.arity = arity  # None: any number of inputs (sum, dot)
+        op.valid = valid
+        op.kinks = kinks
+        op.backward = backward  # nodes built by hand, micrograd-style: the closure that replaces the rule
+        op.user = user  # made by define_op: its rules are the user's code, so their own errors are shown too
+        return op
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+    def __copy__(self) -> Op:  # an op is shared by every node it made: copies share it too
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Op:
+        return self
+
+
+def hand_built(name: str, arity: int | None, backward: Callable[[], None] | None = None) -> Op:
+    """The op of a node built by hand, ``Value(data, children, name)``: no rule, maybe a closure.
+
+    The backward pass calls ``backward`` (a closure that adds to the parents' ``.grad``, as in
+    micrograd) instead of a rule. Whatever needs the rule itself (a backward pass without the
+    closure, ``create_graph=True``, gradient checking's culprit finder, the animation, compile)
+    gets a RuleError naming the op and the fix.
+
+    >>> op = hand_built("exp", 1)
+    >>> op == "exp", op.backward is None
+    (True, True)
+    """
+
+    def no_rule(*args: Any) -> Any:
+        has = "a _backward closure, which works on floats only" if backward else "no _backward closure"
+        raise RuleError(f"the op {name!r} was built by hand (Value(data, children, {name!r})) and has {has}, "
+                        "not a rule of the derivative table: set node._backward to a function that adds to the "
+                        "parents' .grad (micrograd's way), or make the op with define_op() so every tool knows "
+                        "its derivative")
+
+    return Op(name, no_rule, no_rule, arity=arity, backward=backward)
+
+
+LEAF = hand_built("", 0)  # the op of every leaf: the empty name, as micrograd's ''
 
 
 # Math that works on a float (first-order backward) and on a Value (create_graph=True). A Value's

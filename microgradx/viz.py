@@ -130,7 +130,7 @@ def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
         hint = "; to draw several outputs, draw one Value that uses them (e.g. their sum or the loss)"
         raise TypeError(f"expected a Value (the output of a computation), got {type(root).__name__}"
                         + (hint if isinstance(root, (list, tuple)) else ""))
-    nodes = _reverse_topological(root)[::-1]
+    nodes = _reverse_topological(root, constants=True)[::-1]
     for v in nodes:  # Value() makes every label text, but .label can be reassigned to anything
         if not isinstance(v.label, str):
             raise TypeError(f"a label must be text, got {v.label!r} ({type(v.label).__name__}) on {v!r}; "
@@ -394,7 +394,7 @@ def draw_graph(
         s = style(abs(_grad_of(v)))
         target.node(f"v{index[v]}", value_table(title, number_cells(v, show_grad), **s), _attributes=VALUE_NODE,
                     **{"class": "value below" if s["border"] > 1 else "value"})
-        if v._op is not None:
+        if v._prev:
             target.node(f"op{index[v]}", op_label(v), _attributes=OP_NODE)
 
     graph = Graph(format=format, graph_attr={"rankdir": rankdir, "fontname": FONT},
@@ -436,7 +436,7 @@ def drawn_node_count(values: Iterable[Value]) -> int:
     >>> drawn_node_count(trace(Value(1.0) * 2)[0])
     4
     """
-    return sum(1 if v._op is None else 2 for v in values)
+    return sum(2 if v._prev else 1 for v in values)
 
 
 def _largest(magnitudes: Iterable[float]) -> float:
@@ -457,7 +457,7 @@ def drawn_edges(nodes: list[Value], index: dict[Value, int], box: dict[Value, st
     """
     edges: dict[tuple[str, str], int] = {}
     for v in nodes:
-        if v._op is None:
+        if not v._prev:
             continue
         op = box.get(v, f"op{index[v]}")
         pairs = [(box.get(p, f"v{index[p]}"), op) for p in v._prev] + [(op, box.get(v, f"v{index[v]}"))]

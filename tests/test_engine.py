@@ -17,6 +17,7 @@ from reference import central_differences
 
 from microgradx import DomainError, Value, enable_grad, grad, is_grad_enabled, no_grad
 from microgradx.engine import Value as EngineValue
+from microgradx.viz import trace
 
 # -- construction --------------------------------------------------------------------------------
 
@@ -28,7 +29,7 @@ def test_value_accepts_real_numbers_and_stores_a_float(data: object) -> None:
     v = Value(data)  # type: ignore[arg-type]
     assert type(v.data) is float
     assert v.data == float(data)  # type: ignore[arg-type]
-    assert v.grad == 0.0 and v._prev == () and v._op is None and v.label == ""
+    assert v.grad == 0.0 and v._prev == () and v._op == "" and v.label == ""
 
 
 @pytest.mark.parametrize(
@@ -270,7 +271,7 @@ def test_no_grad_builds_no_graph_and_restores_the_mode() -> None:
         with enable_grad():
             z = x * 2
     assert is_grad_enabled()
-    assert y._prev == () and y._op is None and y.data == 7.0
+    assert y._prev == () and y._op == "" and y.data == 7.0
     assert z._prev == (x, z._prev[1])
 
 
@@ -557,3 +558,57 @@ def test_accumulating_into_an_overflowing_grad_raises_and_keeps_the_old_grads() 
     with pytest.raises(DomainError, match=r"accumulated gradient .* overflowed; call zero_grad"):
         y.backward()  # 1e308 + 1e308 is inf
     assert x.grad == 1e308 and y.grad == 1.0
+
+
+# -- numbers Python handles exactly, floats do not ------------------------------------------------
+
+HUGE = [10**400, -(10**400), Fraction(10**400, 3)]
+
+
+@pytest.mark.parametrize("huge", HUGE, ids=["10**400", "-10**400", "Fraction"])
+def test_numbers_beyond_a_float_are_a_clear_error_naming_the_value(huge: object) -> None:
+    x = Value(2.0)
+    makers = [lambda: Value(huge), lambda: x + huge, lambda: huge + x, lambda: x * huge, lambda: x - huge,
+              lambda: x / huge, lambda: x ** huge, lambda: huge - x]
+    for make in makers:
+        with pytest.raises(ValueError, match=r"expects a number a float can hold .*got (Fraction\()?-?\d+"):
+            make()
+    assert x.grad == 0.0 and x._prev == ()
+
+
+@pytest.mark.parametrize("huge", HUGE, ids=["10**400", "-10**400", "Fraction"])
+def test_comparisons_with_huge_numbers_answer_as_python_does(huge: object) -> None:
+    for data in (1.0, -1.0, 1e308, -1e308):
+        v = Value(data)
+        assert (v < huge, v <= huge, v > huge, v >= huge) == (data < huge, data <= huge, data > huge, data >= huge)
+        assert (huge > v) == (huge > data)  # the reflected form
+    assert max(Value(1.0), Value(3.0)).data == 3.0
+
+
+# -- constants stay plain floats until someone looks ---------------------------------------------
+
+
+def test_a_constant_operand_becomes_one_stable_node_when_asked_for() -> None:
+    x = Value(3.0, label="x")
+    y = x * 0.5 + 2.0
+    product = y._prev[0]
+    half = product._prev[1]
+    assert isinstance(half, Value) and half.data == 0.5 and half._prev == ()
+    assert product._prev[1] is half  # the same node every time
+    nodes, _ = trace(y)
+    assert [n.data for n in nodes if not n._prev] == [3.0, 0.5, 2.0]
+
+
+def test_gradients_are_the_same_whether_constants_were_looked_at_or_not() -> None:
+    def build() -> tuple[Value, Value]:
+        x = Value(1.5)
+        return x, ((x * 0.25 - 1.0) * (x / 4.0 + 3.0)).tanh() * -2.0
+
+    x1, y1 = build()
+    y1.backward()
+    x2, y2 = build()
+    trace(y2)  # makes every constant a node
+    y2.backward()
+    assert x1.grad == x2.grad != 0.0
+    constants = [n for n in trace(y2)[0] if not n._prev and n is not x2]
+    assert constants and all(c.grad != 0.0 for c in constants)  # as micrograd's constants, they get gradients

@@ -25,7 +25,7 @@ def nearest_kink(root):
         if node in seen:
             continue
         seen.add(node)
-        if node._op is not None and node._op.name in KINKED:
+        if node._prev and node._op.name in KINKED:
             closest = min(closest, abs(node._prev[0].data))
         stack.extend(node._prev)
     return closest

@@ -18,7 +18,7 @@ from microgradx.testing import Expression, assert_grads_match, expressions, mlps
 
 @given(values(-2.5, 4.0))
 def test_values_are_leaves_within_bounds(x: Value) -> None:
-    assert isinstance(x, Value) and x._op is None
+    assert isinstance(x, Value) and not x._prev and x._op == ""
     assert -2.5 <= x.data <= 4.0 and math.isfinite(x.data)
 
 
