@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from microgradx import Value as XValue
+from microgradx import detect_anomaly
 
 # The mix of node kinds (issue 9): 35% (a + b) * 0.5, 35% a * b, 15% relu(a), 15% a ** 2.
 MIX = {"add_half": 0.35, "mul": 0.35, "relu": 0.15, "square": 0.15}
@@ -131,6 +132,11 @@ def main() -> None:
         best[name] = (build_s, backward_s, build_s + backward_s, memory)
         print(f"{name:>11}: build {build_s:6.3f} s  backward {backward_s:6.3f} s  "
               f"total {build_s + backward_s:6.3f} s  {memory:6.0f} bytes/node")
+    # Anomaly mode records where each node was made: its cost when on, against the runs above (off).
+    with detect_anomaly():
+        anomaly = min(sum(time_once(XValue, plan, args.width, args.seed)) for _ in range(args.repeats))
+    print(f"microgradx in detect_anomaly(): total {anomaly:6.3f} s, {anomaly / best['microgradx'][2]:.1f}x "
+          "its time with anomaly mode off")
     if "micrograd" in best:
         (b1, w1, t1, m1), (b2, w2, t2, m2) = best["microgradx"], best["micrograd"]
         per_run = sorted((mb + mw) / (xb + xw) for (xb, xw), (mb, mw) in zip(runs["microgradx"], runs["micrograd"]))
