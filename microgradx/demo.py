@@ -15,8 +15,9 @@ learning rate falls from 1.0 to 0.1 over 100 steps, then writes into the output 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from .nn import MLP
 from .optim import SGD, LinearLR
 from .serialization import save
 from .train import History, fit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def run_demo(out: str | Path, seed: int = 0, steps: int = 100, progress: bool = True) -> Path:
@@ -93,8 +97,7 @@ def _plots(model: MLP, X: np.ndarray, labels: np.ndarray, history: History, out:
     ax.scatter(X[:, 0], X[:, 1], c=np.where(labels > 0, "#1f77b4", "#d62728"), s=18, edgecolors="white",
                linewidths=0.5)
     ax.set_title("MLP(2, [16, 16, 1]) on two moons: decision boundary")
-    boundary = out / "decision_boundary.png"
-    fig.savefig(boundary, dpi=120, bbox_inches="tight")
+    boundary = _save_png(fig, out / "decision_boundary.png", bbox_inches="tight")
 
     fig = Figure(figsize=(7, 3))
     loss_ax, acc_ax = fig.subplots(1, 2)
@@ -103,9 +106,15 @@ def _plots(model: MLP, X: np.ndarray, labels: np.ndarray, history: History, out:
     acc_ax.plot(np.asarray(history.accuracy) * 100, color="#1f77b4")
     acc_ax.set(title="training accuracy (%)", xlabel="step", ylim=(0, 101))
     fig.tight_layout()
-    curves = out / "training.png"
-    fig.savefig(curves, dpi=120)
+    curves = _save_png(fig, out / "training.png")
     return [boundary, curves]
+
+
+def _save_png(fig: Figure, path: Path, **options: Any) -> Path:
+    """Render the figure to PNG bytes in memory, then write them whole (a failed render touches no file)."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=120, **options)
+    return write_atomic(path, png.getvalue(), who="demo")
 
 
 def _graphs(model: MLP, X: np.ndarray, out: Path) -> list[Path]:

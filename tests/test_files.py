@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -117,3 +118,45 @@ def test_a_saved_model_still_loads_after_a_failed_save_over_it(tmp_path):
     with pytest.raises(ValueError):
         save({"w": float("nan")}, path)
     assert load(path) == model.state_dict()
+
+
+# Every file the demo and the command line write, watched through Python's audit hooks (which see
+# every open() and rename, whoever calls them: our code, matplotlib, graphviz): no final file is
+# ever opened for writing, each is renamed into place from a temporary file in its folder.
+_WATCH = textwrap.dedent("""
+    import os, sys
+    out = os.path.realpath(sys.argv[1])
+    def watch(event, args):
+        if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+            path, mode, flags = args
+            writes = any(c in (mode or "") for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR)
+            if writes and os.path.dirname(os.path.realpath(path)) == out:
+                print("opened", os.path.basename(path))
+        elif event == "os.rename" and os.path.dirname(os.path.realpath(args[1])) == out:
+            print("renamed", os.path.basename(args[0]), os.path.basename(args[1]))
+    sys.addaudithook(watch)
+    from microgradx.cli import main
+    from microgradx.demo import run_demo
+    run_demo(out, steps=2, progress=False)
+    for name in ("draw.svg", "draw.png", "draw.pdf", "draw.dot", "draw.html"):
+        main(["draw", "tanh(w*x + b)", "--set", "x=1", "w=2", "b=0.5", "-o", os.path.join(out, name)])
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("dot") is None, reason="the demo's drawings need Graphviz's dot")
+def test_every_file_the_demo_and_the_cli_write_is_moved_into_place_whole(tmp_path):
+    pytest.importorskip("matplotlib", reason="the demo writes its PNG plots only with the plot extra")
+    result = subprocess.run([sys.executable, "-c", _WATCH, str(tmp_path)], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    events = [line.split() for line in result.stdout.splitlines() if line.startswith(("opened", "renamed"))]
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert {"model.json", "history.csv", "decision_boundary.png", "training.png", "neuron.svg", "mlp.svg",
+            "backprop.html", "draw.svg", "draw.png", "draw.pdf", "draw.dot", "draw.html"} == set(written)
+    opened = [e[1] for e in events if e[0] == "opened"]
+    assert not set(opened) & set(written), "a file was written in place, not moved there whole"
+    renamed = {e[2]: e[1] for e in events if e[0] == "renamed"}
+    assert sorted(renamed) == written
+    for final, temporary in renamed.items():
+        assert temporary.startswith(f".{final}.") and temporary.endswith(".tmp") and temporary in opened

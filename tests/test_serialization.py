@@ -11,7 +11,7 @@ import pytest
 from microgradx.engine import Value
 from microgradx.nn import MLP
 from microgradx.optim import SGD, Adam, StepLR
-from microgradx.serialization import VERSION, SaveFileError, load, save
+from microgradx.serialization import MAX_BYTES, MAX_DEPTH, VERSION, SaveFileError, load, save
 
 
 def trained(seed=0, steps=3):
@@ -177,3 +177,121 @@ def test_saving_into_a_missing_folder_names_the_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"the folder '.*nowhere' does not exist; create it first"):
         save(MLP(1, [1], seed=0), tmp_path / "nowhere" / "m.json")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- what load() refuses to read: not a file, too large, too deep --------------------------------
+
+HEADER = b'{"format": "microgradx", "version": 1, "state": '
+
+
+def test_a_folder_is_refused(tmp_path):
+    with pytest.raises(SaveFileError, match=r"cannot load '.*': it is a folder, not a file"):
+        load(tmp_path)
+
+
+# A named pipe with no writer: open() for reading would wait for one forever. Run in a child
+# process with a timeout, so that a regression fails the test instead of hanging the suite.
+_LOAD_FIFO = """
+import sys
+from microgradx.serialization import SaveFileError, load
+try:
+    load(sys.argv[1])
+except SaveFileError as error:
+    print(error)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    result = subprocess.run([sys.executable, "-c", _LOAD_FIFO, str(fifo)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "it is a named pipe (FIFO), not a file" in result.stdout
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_a_device_is_refused():
+    with pytest.raises(SaveFileError, match="it is a device, not a file"):
+        load("/dev/null")  # a device may be endless (/dev/zero) or wait for input (a terminal)
+
+
+def test_a_file_larger_than_the_limit_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as f:  # a sparse file: no disk space taken
+        f.truncate(MAX_BYTES + 1)
+    with pytest.raises(SaveFileError, match=r"it is 67,108,865 bytes, more than load\(\) reads \(67,108,864 bytes\)"):
+        load(path)
+
+
+def test_max_bytes_sets_the_limit(tmp_path):
+    model = MLP(2, [4, 1], seed=0)
+    save(model, tmp_path / "m.json")
+    size = (tmp_path / "m.json").stat().st_size
+    assert load(tmp_path / "m.json", max_bytes=size) == model.state_dict()  # the limit itself is allowed
+    with pytest.raises(SaveFileError, match=rf"it is {size:,} bytes, more than load\(\) reads \({size - 1:,} bytes\); "
+                                            "if it really is a save file, pass a larger max_bytes="):
+        load(tmp_path / "m.json", max_bytes=size - 1)
+    for bad in (0, -1, 1.5, True, "64"):
+        with pytest.raises(ValueError, match=r"load\(max_bytes\) must be a whole number >= 1"):
+            load(tmp_path / "m.json", max_bytes=bad)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/environ"), reason="needs Linux's /proc")
+def test_a_file_longer_than_its_reported_size_is_read_only_up_to_the_limit():
+    # Files in /proc report a size of 0; their length shows only while reading.
+    assert os.stat("/proc/self/environ").st_size == 0
+    with pytest.raises(SaveFileError, match=r"it is over 1 bytes, more than load\(\) reads"):
+        load("/proc/self/environ", max_bytes=1)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1_000, 100_000])
+@pytest.mark.parametrize("bracket", ["[", '{"a": '])
+def test_deep_nesting_is_refused_before_parsing(tmp_path, depth, bracket):
+    path = tmp_path / "deep.json"
+    path.write_bytes(HEADER + bracket.encode() * depth)  # unterminated too: the depth is found first
+    with pytest.raises(SaveFileError, match=rf"it is nested {depth + 1} deep; a save file is at most {MAX_DEPTH} deep"):
+        load(path)
+
+
+def test_nesting_up_to_the_limit_loads_and_brackets_in_strings_do_not_count(tmp_path):
+    path = tmp_path / "ok.json"
+    inner = "[" * (MAX_DEPTH - 2) + "1.0" + "]" * (MAX_DEPTH - 2)
+    path.write_text(HEADER.decode() + '{"a": ' + inner + "}}")
+    expected: object = 1.0
+    for _ in range(MAX_DEPTH - 2):
+        expected = [expected]
+    assert load(path)["a"] == expected
+    key = '[{\\"[' * 5000
+    path.write_text(HEADER.decode() + '{"' + key + '": 1.0}}')
+    assert load(path) == {'[{"[' * 5000: 1.0}
+
+
+def test_save_refuses_what_load_would_refuse_as_too_deep(tmp_path):
+    state = {"a": 1.0}
+    for _ in range(MAX_DEPTH):
+        state = {"a": state}
+    with pytest.raises(ValueError, match=f"nested more than {MAX_DEPTH} deep"):
+        save(state, tmp_path / "deep.json")
+    deeper: list = []
+    for _ in range(100_000):  # beyond the recursion limit of json.dumps itself
+        deeper = [deeper]
+    with pytest.raises(ValueError, match=f"nested more than {MAX_DEPTH} deep"):
+        save({"a": deeper}, tmp_path / "deep.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("number", "message"), [
+    (b"1e999", "the number 1e999, too large for a float"),
+    (b"-1e400", "the number -1e400, too large for a float"),
+    (b"1" * 310, "a whole number with 310 digits, too large for a float"),
+    (b"-" + b"9" * 5000, "a whole number with 5,000 digits, too large for a float"),
+])
+def test_numbers_too_large_for_a_float_are_refused(tmp_path, number, message):
+    path = tmp_path / "big.json"
+    path.write_bytes(HEADER + b'{"w": ' + number + b"}}")
+    with pytest.raises(SaveFileError, match=message):
+        load(path)
