@@ -17,14 +17,22 @@ import numbers
 import reprlib
 
 
-def whole_number(n: object, what: str, least: int = 1) -> int:
-    """``n`` as an int if it is a whole number >= ``least``, else a ValueError naming ``what``.
+def whole_number(n: object, what: str, least: int = 1, most: int | None = None) -> int:
+    """``n`` as an int if it is a whole number >= ``least`` (and <= ``most``), else a ValueError naming ``what``.
 
     ``True`` is not a whole number here, although Python counts it as 1.
+
+    >>> whole_number(2**60, "step_count", least=0, most=2**53)
+    Traceback (most recent call last):
+    ...
+    ValueError: step_count must be a whole number from 0 to 9007199254740992, got 1152921504606846976
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < least:
-        raise ValueError(f"{what} must be a whole number >= {least}, got {reprlib.repr(n)}")
-    return int(n)
+    if isinstance(n, numbers.Integral) and not isinstance(n, bool):
+        k = int(n)
+        if least <= k and (most is None or k <= most):
+            return k
+    limits = f">= {least}" if most is None else f"from {least} to {most}"
+    raise ValueError(f"{what} must be a whole number {limits}, got {reprlib.repr(n)}")
 
 
 def real_number(

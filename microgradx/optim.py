@@ -15,6 +15,11 @@ plain data: ``state_dict()`` and ``load_state_dict()`` save and restore it, so t
 exactly. Learning-rate schedules (``StepLR``, ``CosineAnnealingLR``, ``LinearLR``, ``LambdaLR``)
 set ``optimizer.lr`` each time their ``step()`` is called; ``clip_grad_norm`` rescales gradients.
 
+Every ``step()`` and ``load_state_dict()`` here is all or nothing: it raises a ``ValueError`` (naming
+the parameter, the buffer or the key) and changes nothing rather than leave a parameter or any
+buffer non-finite, or accept a state that a later ``step()`` could not use (a negative second moment,
+a step count beyond ``MAX_STEP_COUNT``).
+
 >>> from microgradx import Value
 >>> w = Value(1.0)
 >>> opt = SGD([w], lr=0.1, momentum=0.9)
@@ -39,8 +44,12 @@ from .engine import Value
 __all__ = [
     "Optimizer", "SGD", "RMSProp", "Adam", "AdamW",
     "LRSchedule", "StepLR", "CosineAnnealingLR", "LinearLR", "LambdaLR",
-    "clip_grad_norm",
+    "clip_grad_norm", "MAX_STEP_COUNT",
 ]
+
+# Step counts enter float arithmetic (Adam's beta ** t, a cosine's pi t / T_max): up to 2**53 every
+# whole number, and so the next step's count too, is exact as a float.
+MAX_STEP_COUNT = 2**53 - 1
 
 
 def _number(value: object, name: str, low: float = 0.0, high: float = math.inf, *, open_high: bool = False) -> float:
@@ -56,7 +65,8 @@ def _grad(p: Value) -> float:
 class Optimizer:
     """The common part: the parameter list, ``lr``, ``step()``, ``zero_grad()`` and saving state.
 
-    A subclass names its hyperparameters and its per-parameter buffers, checks the hyperparameters
+    A subclass names its hyperparameters and its per-parameter buffers (those that are running
+    averages of g^2, and so never negative, also in ``second_moments``), checks the hyperparameters
     in ``_check`` and writes its rule for one parameter in ``_update(i, p, g)``, returning the new
     value of parameter ``i``.
 
@@ -71,6 +81,7 @@ class Optimizer:
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("lr",)
     buffers: ClassVar[tuple[str, ...]] = ()
+    second_moments: ClassVar[tuple[str, ...]] = ()  # buffers that average g^2: >= 0, or sqrt fails
     lr: float
 
     def __init__(self, params: Iterable[Value], **hyperparameters: Any) -> None:
@@ -103,10 +114,18 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter from its ``.grad``, all of them or (on a non-finite result) none.
 
+        Raises ``ValueError``, naming the parameter, when a new parameter value or a new buffer
+        value (a momentum, a moment estimate) would not be finite, or when the step count is
+        already ``MAX_STEP_COUNT``; the parameters, the buffers and ``step_count`` are then as
+        they were.
+
         >>> w = Value(1.0); w.grad = 2.0
         >>> SGD([w], lr=0.5).step(); w.data
         0.0
         """
+        if self.step_count >= MAX_STEP_COUNT:
+            raise ValueError(f"{type(self).__name__}.step(): step_count is {self.step_count}, the most a float "
+                             "counts exactly; make a new optimizer. Nothing was changed.")
         saved = {name: buffer[:] for name, buffer in self.state.items()}
         self.step_count += 1
         try:
@@ -125,6 +144,14 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}.step() divides by zero at {p.label or f'parameter {i}'}: eps "
                              "is 0 and its average squared gradient is 0; use an eps > 0 (1e-8 is usual). "
                              "Nothing was changed.") from None
+        # A buffer first: an overflowing one is the cause, whether or not the step shows it. (Adam's
+        # g^2 overflows for |g| > 1e154 while m_hat / sqrt(v_hat) = 0 keeps the parameter finite.)
+        for name in self.buffers:
+            if not math.isfinite(self.state[name][i]):
+                raise ValueError(f"{type(self).__name__}.step() would make {name} of {p.label or f'parameter {i}'} "
+                                 f"{self.state[name][i]} (its gradient is {_grad(p):g}), after which it could never "
+                                 "move again; clip the gradients with clip_grad_norm, or scale the loss down. "
+                                 "Nothing was changed.")
         if not math.isfinite(x):
             raise ValueError(f"{type(self).__name__}.step() would make {p.label or f'parameter {i}'} {x}: the step "
                              "is too large; lower lr, or clip the gradients with clip_grad_norm. Nothing was changed.")
@@ -144,7 +171,14 @@ class Optimizer:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a ``state_dict()``: all of it, or (on any mismatch, named in the error) nothing."""
+        """Restore a ``state_dict()``: all of it, or (on any mismatch, named in the error) nothing.
+
+        Everything is checked before anything is written: the type, the keys, each hyperparameter
+        (as the constructor checks it), ``step_count`` (a whole number up to ``MAX_STEP_COUNT``)
+        and one finite number per parameter in each buffer, never negative in a second moment.
+        Raises ``TypeError`` or ``ValueError`` naming the first problem; the optimizer is then
+        unchanged.
+        """
         who = f"{type(self).__name__}.load_state_dict()"
         if not isinstance(state, Mapping):
             raise TypeError(f"{who} needs a dict, got {type(state).__name__}")
@@ -154,7 +188,7 @@ class Optimizer:
         h = state["hyperparameters"]
         _same_keys(h, self.hyperparameters, who, "hyperparameters")
         hyper = self._check({k: tuple(v) if isinstance(v, list) else v for k, v in h.items()})
-        steps = whole_number(state["step_count"], f"{who}: step_count", least=0)
+        steps = whole_number(state["step_count"], f"{who}: step_count", least=0, most=MAX_STEP_COUNT)
         _same_keys(state["state"], self.buffers, who, "state")
         buffers = {}
         for name in self.buffers:
@@ -163,7 +197,8 @@ class Optimizer:
                 got = f"{len(buffer)} values" if isinstance(buffer, list) else reprlib.repr(buffer)
                 raise ValueError(f"{who}: state[{name!r}] needs one number per parameter ({len(self.params)}), "
                                  f"got {got}; was it saved for a different model?")
-            buffers[name] = [_number(x, f"{who}: state[{name!r}][{i}]", -math.inf) for i, x in enumerate(buffer)]
+            low = 0.0 if name in self.second_moments else -math.inf  # an average of g^2 is never negative
+            buffers[name] = [_number(x, f"{who}: state[{name!r}][{i}]", low) for i, x in enumerate(buffer)]
         self.__dict__.update(hyper)  # every check passed: now write
         self.step_count = steps
         self.state = buffers
@@ -250,6 +285,7 @@ class RMSProp(Optimizer):
 
     hyperparameters = ("lr", "alpha", "eps", "momentum", "weight_decay")
     buffers = ("square_avg", "momentum_buffer")
+    second_moments = ("square_avg",)
     alpha: float
     eps: float
     momentum: float
@@ -296,6 +332,7 @@ class Adam(Optimizer):
 
     hyperparameters = ("lr", "betas", "eps", "weight_decay")
     buffers = ("exp_avg", "exp_avg_sq")
+    second_moments = ("exp_avg_sq",)
     betas: tuple[float, float]
     eps: float
     weight_decay: float
@@ -360,7 +397,14 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     """Scale all gradients down together so their joint (L2) norm is at most ``max_norm``.
 
     Returns the norm before clipping. As in PyTorch, the scale is ``max_norm / (norm + 1e-6)``,
-    applied only when it is below 1; the direction of the gradient is kept.
+    applied only when it is below 1; the direction of the gradient is kept. The norm is found
+    without overflow (``math.hypot``); should it exceed the float range (about 1.8e308) although
+    every gradient is finite, the gradients are still clipped exactly and the norm returned is inf.
+
+    Unlike PyTorch, a gradient that is not finite (set by hand: the engine never makes one) raises
+    ``ValueError``, naming the parameter, and changes nothing. PyTorch's ``clip_grad_norm_`` by
+    default (``error_if_nonfinite=False``) scales by ``max_norm / inf = 0``, which turns an inf
+    gradient into NaN and every finite one into 0.
 
     >>> a, b = Value(0.0), Value(0.0)
     >>> a.grad, b.grad = 3.0, 4.0
@@ -371,11 +415,25 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     """
     max_norm = real_number(max_norm, "max_norm (the largest gradient norm to allow; use a finite number)", low=0.0)
     ps = list(params)
-    norm = math.hypot(*(_grad(p) for p in ps))  # sqrt(sum g^2), without overflowing for huge g
+    for i, p in enumerate(ps):
+        if not isinstance(p, Value):
+            raise TypeError(f"clip_grad_norm() takes Values (model.parameters()), got {reprlib.repr(p)} at {i}")
+    grads = [_grad(p) for p in ps]
+    for i, (p, g) in enumerate(zip(ps, grads)):
+        if not math.isfinite(g):
+            raise ValueError(f"clip_grad_norm(): the gradient of {p.label or f'parameter {i}'} is {g}; no scale "
+                             "makes it finite. Nothing was changed.")
+    norm = math.hypot(*grads)  # sqrt(sum g^2), without overflowing for huge g
     scale = max_norm / (norm + 1e-6)
     if scale < 1.0:
-        for p in ps:
-            p.grad = _grad(p) * scale
+        if math.isinf(norm):  # sum g^2 is beyond the float range: measure in units of the largest |g|
+            biggest = max(abs(g) for g in grads)
+            ratio = max_norm / math.hypot(*(g / biggest for g in grads))
+            grads = [g / biggest * ratio for g in grads]
+        else:
+            grads = [g * scale for g in grads]
+        for p, g in zip(ps, grads):
+            p.grad = g
     return norm
 
 
@@ -406,33 +464,55 @@ class LRSchedule:
         raise NotImplementedError
 
     def _lr(self, t: int) -> float:
-        return _number(self.lr_at(t), f"{type(self).__name__}: the learning rate at step {t}")
+        """``lr_at(t)``, checked: a finite number >= 0, or a ValueError that names the step."""
+        what = f"{type(self).__name__}: the learning rate at step {t}"
+        try:
+            lr = self.lr_at(t)
+        except OverflowError:  # e.g. gamma ** k beyond the float range
+            raise ValueError(f"{what} overflows a float; change the schedule (a gamma or factor > 1 grows "
+                             "without bound)") from None
+        return _number(lr, what)
+
+    def _lr_from(self, base_lr: float, t: int) -> float:
+        """``_lr(t)`` as it would be with ``base_lr``, leaving ``self.base_lr`` as it is whatever happens."""
+        old, self.base_lr = self.base_lr, base_lr
+        try:
+            return self._lr(t)
+        finally:
+            self.base_lr = old
 
     def step(self) -> None:
-        """Advance one step and set the optimizer's learning rate."""
+        """Advance one step and set the optimizer's learning rate.
+
+        Raises ``ValueError`` when the learning rate of the next step would not be a finite number
+        >= 0 (or the count would pass ``MAX_STEP_COUNT``); ``step_count`` and ``lr`` then stay.
+        """
+        if self.step_count >= MAX_STEP_COUNT:
+            raise ValueError(f"{type(self).__name__}.step(): step_count is {self.step_count}, the most a float "
+                             "counts exactly. Nothing was changed.")
+        lr = self._lr(self.step_count + 1)  # may raise: nothing is written before it returns
         self.step_count += 1
-        self.optimizer.lr = self._lr(self.step_count)
+        self.optimizer.lr = lr
 
     def state_dict(self) -> dict[str, Any]:
         """``{"type", "base_lr", "step_count"}``: with it the schedule resumes where it was."""
         return {"type": type(self).__name__, "base_lr": self.base_lr, "step_count": self.step_count}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a ``state_dict()`` and set the optimizer's lr to match it."""
+        """Restore a ``state_dict()`` and set the optimizer's lr to match it, or raise and change nothing.
+
+        ``base_lr`` must be a finite number >= 0, ``step_count`` a whole number up to
+        ``MAX_STEP_COUNT``, and the learning rate they give a finite number >= 0.
+        """
         who = f"{type(self).__name__}.load_state_dict()"
         _same_keys(state, ("type", "base_lr", "step_count"), who, "state dict")
         if state["type"] != type(self).__name__:
-            raise ValueError(f"{who}: this is the state of a {state['type']!r} schedule")
-        steps = whole_number(state["step_count"], f"{who}: step_count", least=0)
+            raise ValueError(f"{who}: this is the state of a {state['type']!r} schedule, not of "
+                             f"{type(self).__name__}")
+        steps = whole_number(state["step_count"], f"{who}: step_count", least=0, most=MAX_STEP_COUNT)
         base_lr = _number(state["base_lr"], f"{who}: base_lr")
-        old = self.base_lr
-        self.base_lr = base_lr
-        try:
-            lr = self._lr(steps)
-        except ValueError:
-            self.base_lr = old
-            raise
-        self.step_count, self.optimizer.lr = steps, lr
+        lr = self._lr_from(base_lr, steps)  # may raise: nothing is written before it returns
+        self.base_lr, self.step_count, self.optimizer.lr = base_lr, steps, lr
 
 
 class StepLR(LRSchedule):

@@ -8,6 +8,7 @@ import pytest
 from microgradx.engine import Value
 from microgradx.nn import MLP
 from microgradx.optim import (
+    MAX_STEP_COUNT,
     SGD,
     Adam,
     AdamW,
@@ -182,10 +183,10 @@ def test_load_state_dict_checks_everything_first():
         (lambda s: s["hyperparameters"].pop("eps"), "hyperparameters is missing the key 'eps'"),
         (lambda s: s["hyperparameters"].update(lr=-1), r"lr must be a finite number >= 0, got -1"),
         (lambda s: s["hyperparameters"].update(betas=[0.9, 1.0]), r"betas\[1\] must be a number in \[0, 1\)"),
-        (lambda s: s.update(step_count=-2), "step_count must be a whole number >= 0, got -2"),
+        (lambda s: s.update(step_count=-2), "step_count must be a whole number from 0 to 9007199254740991, got -2"),
         (lambda s: s["state"]["exp_avg"].pop(), r"needs one number per parameter \(2\), got 1 values"),
         (lambda s: s["state"]["exp_avg_sq"].__setitem__(1, "x"),
-         r"state\['exp_avg_sq'\]\[1\] must be a finite number, got 'x'"),
+         r"state\['exp_avg_sq'\]\[1\] must be a finite number >= 0, got 'x'"),
         (lambda s: s["state"].pop("exp_avg"), "state is missing the key 'exp_avg'"),
     ]
     for change, message in cases:
@@ -319,3 +320,173 @@ def test_clip_grad_norm_refuses_an_infinite_or_negative_max_norm():
         with pytest.raises(ValueError, match=r"max_norm .* must be a finite number >= 0"):
             clip_grad_norm([p], bad)
     assert p.grad == 3.0
+
+
+# -- optimizer state stays finite and usable ----------------------------------------------------
+
+
+def test_the_issues_example_adam_with_a_gradient_of_1e200():
+    # g^2 = 1e400 overflows exp_avg_sq to inf while the step itself (m_hat / sqrt(v_hat) = 0) is finite:
+    # the parameter would then never move again, and the optimizer could not be saved.
+    w = Value(1.0)
+    opt = Adam([w], lr=0.1)
+    before = opt.state_dict()
+    (w * 1e200).backward()
+    with pytest.raises(ValueError, match=r"Adam.step\(\) would make exp_avg_sq of parameter 0 inf \(its gradient "
+                                         r"is 1e\+200\).*clip_grad_norm.*Nothing was changed"):
+        opt.step()
+    assert w.data == 1.0 and opt.state_dict() == before
+    clip_grad_norm([w], 1.0)  # the fix the message suggests works
+    opt.step()
+    assert w.data == pytest.approx(0.9)
+
+
+BUFFER_OVERFLOWS = [  # (optimizer, kwargs, the buffer that overflows while the parameter stays finite)
+    (SGD, {"lr": 0.0, "momentum": 0.9}, "momentum_buffer"),  # v = 0.9 v + g: inf; lr 0 keeps p
+    (RMSProp, {"lr": 0.01}, "square_avg"),
+    (RMSProp, {"lr": 0.0, "momentum": 0.9}, "square_avg"),
+    (Adam, {"lr": 0.01}, "exp_avg_sq"),
+    (AdamW, {"lr": 0.01}, "exp_avg_sq"),
+]
+
+
+@pytest.mark.parametrize(("opt_class", "kwargs", "buffer"), BUFFER_OVERFLOWS)
+def test_a_step_that_would_make_a_buffer_non_finite_changes_nothing_and_names_the_parameter(opt_class, kwargs, buffer):
+    ps = [Value(1.0, label="a"), Value(2.0, label="b")]
+    opt = opt_class(ps, **kwargs)
+    ps[0].grad, ps[1].grad = 0.5, 1e200
+    if opt_class is SGD:  # 1e200 alone fits a momentum buffer; two of 1e308 do not
+        ps[1].grad = 1e308
+        opt.step()
+    before, data = opt.state_dict(), [p.data for p in ps]
+    with pytest.raises(ValueError, match=rf"would make {buffer} of b (inf|-inf|nan) .*Nothing was changed"):
+        opt.step()
+    assert opt.state_dict() == before and [p.data for p in ps] == data
+    assert all(math.isfinite(x) for buf in opt.state.values() for x in buf)
+
+
+def test_a_failed_step_leaves_the_parameters_the_buffers_and_the_count():
+    ps = [Value(1.0, label="a"), Value(2.0, label="b")]
+    opt = Adam(ps, lr=0.1)
+    ps[0].grad, ps[1].grad = 0.5, 0.25
+    opt.step()
+    data, before = [p.data for p in ps], opt.state_dict()
+    ps[1].grad = 1e300
+    with pytest.raises(ValueError, match="exp_avg_sq of b"):
+        opt.step()
+    assert [p.data for p in ps] == data and opt.state_dict() == before and opt.step_count == 1
+
+
+@pytest.mark.parametrize(("opt_class", "buffer"),
+                         [(RMSProp, "square_avg"), (Adam, "exp_avg_sq"), (AdamW, "exp_avg_sq")])
+def test_load_state_dict_refuses_a_negative_second_moment(opt_class, buffer):
+    # sqrt(v) of a negative average of g^2 would fail at the next step(), with math's own error.
+    ps = [Value(1.0), Value(2.0)]
+    opt = opt_class(ps)
+    state = opt.state_dict()
+    state["state"][buffer] = [0.5, -1e-12]
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match=rf"state\[{buffer!r}\]\[1\] must be a finite number >= 0, got -1e-12"):
+        opt.load_state_dict(state)
+    assert opt.state_dict() == before
+    state["state"][buffer] = [0.5, 0.0]  # zero is a valid second moment
+    opt.load_state_dict(state)
+    assert opt.state[buffer] == [0.5, 0.0]
+
+
+@pytest.mark.parametrize("count", [MAX_STEP_COUNT + 1, 2**64, 10**400])
+@pytest.mark.parametrize("opt_class", [SGD, RMSProp, Adam, AdamW])
+def test_load_state_dict_refuses_a_count_too_large_for_a_float(opt_class, count):
+    # Adam's bias correction computes beta ** t: an int beyond the float range raised OverflowError at step().
+    opt = opt_class([Value(1.0)], lr=0.1)
+    state, before = opt.state_dict(), opt.state_dict()
+    state["step_count"] = count
+    with pytest.raises(ValueError, match=rf"step_count must be a whole number from 0 to {MAX_STEP_COUNT}"):
+        opt.load_state_dict(state)
+    assert opt.state_dict() == before
+
+
+@pytest.mark.parametrize("opt_class", [SGD, RMSProp, Adam, AdamW])
+def test_every_optimizer_steps_at_the_largest_count_and_refuses_to_pass_it(opt_class):
+    p = Value(1.0, label="w")
+    opt = opt_class([p], lr=0.1)
+    state = opt.state_dict()
+    state["step_count"] = MAX_STEP_COUNT - 1
+    opt.load_state_dict(state)
+    p.grad = 0.5
+    opt.step()  # the last count a float holds exactly: Adam's bias corrections still work
+    assert opt.step_count == MAX_STEP_COUNT and math.isfinite(p.data) and p.data != 1.0
+    data, before = p.data, opt.state_dict()
+    with pytest.raises(ValueError, match="step_count is 9007199254740991, the most a float counts exactly"):
+        opt.step()
+    assert p.data == data and opt.state_dict() == before
+
+
+# -- schedules: a failed step() or load_state_dict() changes nothing --------------------------------
+
+
+def test_a_schedule_step_that_fails_does_not_advance_the_count():
+    opt = SGD([Value(0.0)], lr=1.0)
+    schedule = LambdaLR(opt, lambda t: 1.0 if t < 2 else -1.0)
+    schedule.step()
+    with pytest.raises(ValueError, match="the learning rate at step 2 must be a finite number >= 0, got -1"):
+        schedule.step()
+    assert schedule.step_count == 1 and opt.lr == 1.0
+    growing = StepLR(SGD([Value(0.0)], lr=1.0), step_size=1, gamma=10.0)
+    growing.load_state_dict({"type": "StepLR", "base_lr": 1.0, "step_count": 308})
+    with pytest.raises(ValueError, match="the learning rate at step 309 overflows a float"):
+        growing.step()  # 10.0 ** 309: OverflowError from Python's float power
+    assert growing.step_count == 308 and growing.optimizer.lr == 1e308
+
+
+def _failing_at_load(t):
+    if t > 5:
+        raise ZeroDivisionError("the user's schedule fails here")
+    return 1.0
+
+
+@pytest.mark.parametrize(("make", "state", "error", "message"), [
+    (lambda o: StepLR(o, step_size=1, gamma=10.0), {"base_lr": 5.0, "step_count": 400}, ValueError,
+     "the learning rate at step 400 overflows"),
+    (lambda o: StepLR(o, step_size=1, gamma=2.0), {"base_lr": 1e308, "step_count": 2}, ValueError,
+     "the learning rate at step 2 must be a finite number"),
+    (lambda o: LambdaLR(o, _failing_at_load), {"base_lr": 5.0, "step_count": 6}, ZeroDivisionError,
+     "the user's schedule fails here"),
+    (lambda o: CosineAnnealingLR(o, T_max=10), {"base_lr": 5.0, "step_count": 10**400}, ValueError,
+     "step_count must be a whole number from 0 to"),
+    (lambda o: LinearLR(o), {"base_lr": -1.0, "step_count": 1}, ValueError, "base_lr must be a finite number >= 0"),
+])
+def test_a_failed_schedule_load_changes_nothing(make, state, error, message):
+    opt = SGD([Value(0.0)], lr=0.5)
+    schedule = make(opt)
+    schedule.step()
+    before = (schedule.base_lr, schedule.step_count, opt.lr)
+    with pytest.raises(error, match=message):
+        schedule.load_state_dict({"type": type(schedule).__name__, **state})
+    assert (schedule.base_lr, schedule.step_count, opt.lr) == before
+
+
+# -- gradient clipping: never a NaN ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_clip_grad_norm_refuses_a_non_finite_gradient_and_changes_nothing(bad):
+    ps = [Value(0.0, label="a"), Value(0.0, label="b")]
+    ps[0].grad, ps[1].grad = 3.0, bad
+    with pytest.raises(ValueError, match=rf"the gradient of b is {bad}; no scale makes it finite"):
+        clip_grad_norm(ps, 1.0)
+    assert ps[0].grad == 3.0 and (ps[1].grad == bad or math.isnan(bad))
+
+
+def test_clip_grad_norm_clips_exactly_when_the_norm_itself_overflows():
+    ps = [Value(0.0), Value(0.0), Value(0.0)]
+    for p, g in zip(ps, (1.7e308, -1.7e308, 0.0)):
+        p.grad = g
+    assert clip_grad_norm(ps, 2.0) == math.inf  # sqrt(2) 1.7e308 is beyond the float range
+    assert [p.grad for p in ps] == pytest.approx([math.sqrt(2), -math.sqrt(2), 0.0])
+    assert math.hypot(*(p.grad for p in ps)) <= 2.0 * (1 + 1e-12)
+
+
+def test_clip_grad_norm_refuses_what_is_not_a_parameter():
+    with pytest.raises(TypeError, match=r"takes Values \(model.parameters\(\)\), got 3.0 at 1"):
+        clip_grad_norm([Value(1.0), 3.0], 1.0)
