@@ -20,6 +20,7 @@ Value(data=..., grad=0)
 
 from __future__ import annotations
 
+import math
 import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Union
@@ -369,13 +370,21 @@ class Perceptron(Module):
         return self._predict([v.data for v in _inputs(x, len(self.w), type(self).__name__)])
 
     def _predict(self, x: list[float]) -> int:  # the step function of w . x + b
-        return 1 if sum(w.data * xi for w, xi in zip(self.w, x)) + self.b.data > 0 else 0
+        score = sum(w.data * xi for w, xi in zip(self.w, x)) + self.b.data
+        if math.isnan(score):  # inf - inf: products beyond the float range with opposite signs
+            raise ValueError(f"Perceptron: w . x + b overflows a float with both signs, so its sign is unknown, for "
+                             f"the input {reprlib.repr(x)}; scale the inputs down")
+        return 1 if score > 0 else 0
 
     def learn(self, X: Sequence[Inputs], y: Sequence[int], epochs: int = 100, lr: float = 1.0) -> list[int]:
         """Sweep the examples in order, applying the rule to each mistake, until an epoch has none.
 
         Labels are 0 or 1. Returns the number of mistakes in each epoch: it ends with 0 when the
         perceptron has learned the data, and never does when no line separates the classes.
+
+        All or nothing: should an update make a weight overflow (huge inputs or ``lr``), it raises
+        ``ValueError`` naming the epoch and the example, and the weights are as they were before
+        ``learn()`` was called; so they are after any other error or Ctrl-C.
         """
         if len(X) != len(y):
             raise ValueError(f"Perceptron.learn(): X has {len(X)} rows but y has {len(y)} labels")
@@ -387,16 +396,31 @@ class Perceptron(Module):
         if lr == 0:
             raise ValueError("Perceptron.learn(lr) must be > 0: with lr = 0 the rule never moves the weights")
         rows = [[v.data for v in _inputs(x, len(self.w), "Perceptron")] for x in X]
+        params = [*self.w, self.b]
+        start = [p.data for p in params]
+        try:
+            return self._sweep(rows, y, epochs, lr)
+        except BaseException:
+            for p, value in zip(params, start):
+                p.data = value
+            raise
+
+    def _sweep(self, rows: list[list[float]], y: Sequence[int], epochs: int, lr: float) -> list[int]:
+        """The perceptron rule over ``epochs`` sweeps of the rows (checked by ``learn``)."""
         mistakes_per_epoch = []
-        for _ in range(epochs):
+        for epoch in range(epochs):
             mistakes = 0
-            for x, target in zip(rows, y):
+            for k, (x, target) in enumerate(zip(rows, y)):
                 error = target - self._predict(x)
                 if error:
                     mistakes += 1
-                    for w, xi in zip(self.w, x):
-                        w.data += lr * error * xi
-                    self.b.data += lr * error
+                    new = [w.data + lr * error * xi for w, xi in zip(self.w, x)] + [self.b.data + lr * error]
+                    if not all(math.isfinite(v) for v in new):
+                        raise ValueError(f"Perceptron.learn(): the update for example {k} in epoch {epoch} would "
+                                         "make a weight overflow; scale the inputs down or lower lr. The weights "
+                                         "are as they were before learn().")
+                    for p, value in zip([*self.w, self.b], new):
+                        p.data = value
             mistakes_per_epoch.append(mistakes)
             if mistakes == 0:
                 break

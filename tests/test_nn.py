@@ -309,6 +309,41 @@ def test_no_perceptron_computes_xor(w1, w2, b):
     assert [p(x) for x in [[0, 0], [0, 1], [1, 0], [1, 1]]] != [0, 1, 1, 0]
 
 
+def test_perceptron_learn_refuses_an_update_that_overflows_and_restores_the_start():
+    p = Perceptron(1)
+    p.w[0].data, p.b.data = 0.25, -0.5
+    # Example 0 is learned (w, b += 1e308), then example 1 scores inf, is a mistake, and its update
+    # w -= 1e308 * 1e308 overflows: the first update is undone too.
+    with pytest.raises(ValueError, match=r"the update for example 1 in epoch 0 would make a weight overflow; scale "
+                                         r"the inputs down or lower lr. The weights are as they were before learn"):
+        p.learn([[1.0], [1e308]], [1, 0], lr=1e308)
+    assert p.state_dict() == {"w.0": 0.25, "b": -0.5}
+
+
+def test_perceptron_whose_score_has_no_sign_says_so():
+    p = Perceptron(2)
+    p.w[0].data = p.w[1].data = 1e300
+    with pytest.raises(ValueError, match=r"w \. x \+ b overflows a float with both signs"):
+        p([1e10, -1e10])  # inf + -inf: NaN > 0 would have answered 0 without a word
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e308, 1e308), st.floats(-1e308, 1e308), st.sampled_from([0, 1])),
+                min_size=1, max_size=6),
+       st.floats(1e-300, 1e308), st.floats(-1e308, 1e308))
+def test_perceptron_learn_keeps_every_weight_finite_or_changes_nothing(rows, lr, w0):
+    p = Perceptron(2)
+    p.w[0].data = w0
+    before = p.state_dict()
+    try:
+        p.learn([[a, b] for a, b, _ in rows], [label for *_, label in rows], epochs=3, lr=lr)
+    except ValueError as error:
+        assert "overflow" in str(error)
+        assert p.state_dict() == before
+    else:
+        assert all(math.isfinite(v) for v in p.state_dict().values())
+
+
 def test_perceptron_checks_its_data():
     p = Perceptron(2)
     with pytest.raises(ValueError, match="labels must be 0 or 1, got -1"):
