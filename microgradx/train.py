@@ -1,7 +1,7 @@
 """The training loop: forward, loss, backward, step, over the data, epoch after epoch.
 
 ``fit`` runs the loop you would write by hand, keeps a :class:`History` (loss and accuracy per
-epoch, loss per step) and shows a progress bar (tqdm's, which draws a widget in Jupyter) unless
+epoch, loss per step) and shows a progress bar (tqdm's, a widget in Jupyter with ipywidgets) unless
 ``progress=False``. Ctrl-C (or Jupyter's stop button) ends training cleanly after the current step:
 the model, the optimizer and the history all stop at the same completed step.
 """
@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from . import losses
 from ._checks import whole_number
+from ._progress import progress_bar
 from .data import Seed, _check_xy, _rng, minibatches
 from .engine import Value, no_grad
 from .nn import Module
@@ -174,7 +173,8 @@ def fit(
         raise ValueError("the optimizer's parameters are not this model's: make it with model.parameters()")
     rng = _rng(seed)
     history = History()
-    with _StopOnInterrupt() as stop, tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress) as bar:
+    bar = progress_bar(range(epochs), desc="fit", unit="epoch", disable=not progress)
+    with _StopOnInterrupt() as stop, bar:
         for _ in bar:
             total = right = 0.0
             seen = 0

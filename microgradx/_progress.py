@@ -1,0 +1,46 @@
+"""Progress bars: tqdm's widget in a Jupyter notebook that can show it, tqdm's text bar everywhere else.
+
+The choice is made the first time a bar is shown, not when microgradx is imported: importing
+``tqdm.auto`` at the top of a module would load the notebook machinery (and ipywidgets) in every
+Jupyter kernel, and print tqdm's "IProgress not found" warning in those without ipywidgets, even
+for a user who never shows a bar. tqdm's own rules (``tqdm.autonotebook``) decide whether this is
+a notebook whose front end draws widgets (not a terminal, Qt console or Spyder) and, since tqdm
+4.63, fall back to the text bar where ipywidgets is missing; their warnings are not shown, since a
+text bar in a notebook is a fine result. A disabled bar never loads any of it.
+
+>>> bar = progress_bar(range(3), disable=True)
+>>> sum(bar)
+3
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["progress_bar"]
+
+_chosen: Any = None  # the bar class, once chosen
+
+
+def progress_bar(iterable: Iterable[Any], *, disable: bool = False, **options: Any) -> Any:
+    """A tqdm bar over ``iterable`` (``options`` are tqdm's: ``desc``, ``unit``, ...)."""
+    if disable:
+        from tqdm.std import tqdm
+
+        return tqdm(iterable, disable=True, **options)
+    return bar_class()(iterable, **options)
+
+
+def bar_class() -> Any:
+    """tqdm's notebook bar where a notebook can draw it, else its text bar (chosen once)."""
+    global _chosen
+    if _chosen is None:
+        from tqdm import TqdmWarning
+
+        with warnings.catch_warnings():  # "notebook mode" and "IProgress not found": both are fine here
+            warnings.simplefilter("ignore", TqdmWarning)
+            from tqdm.autonotebook import tqdm
+        _chosen = tqdm
+    return _chosen
