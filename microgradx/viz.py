@@ -79,7 +79,9 @@ class Graph(graphviz.Digraph):
     """A :class:`graphviz.Digraph` that explains how to install Graphviz when ``dot`` is missing.
 
     Everything else is graphviz's: ``.source`` (the DOT text, which needs no ``dot``), ``.pipe()``,
-    ``.render()``, and inline SVG display in Jupyter.
+    ``.render()``, and inline SVG display in Jupyter. ``.render()`` writes graphviz's way, the DOT
+    source beside the picture and each file in place; :func:`save` writes the one file you name
+    whole or not at all, keeping an existing file's permissions (see :mod:`microgradx._files`).
 
     >>> g = Graph()
     >>> g.node("a")
