@@ -69,7 +69,8 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
         raise ValueError(f"save(): the state cannot be written as JSON: {error}") from None
     except RecursionError:  # far deeper still
         raise ValueError(too_deep) from None
-    if _nesting_depth(text.encode("utf-8")) > MAX_DEPTH:  # what save() writes, load() must read back
+    raw = text.encode("utf-8")
+    if _may_nest_deeply(raw) and _nesting_depth(raw) > MAX_DEPTH:  # what save() writes, load() must read back
         raise ValueError(too_deep)
     write_atomic(path, text + "\n", who="save()")
 
@@ -93,17 +94,18 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> dict[st
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         _fail(path, "it is not text (a microgradx file is UTF-8 JSON)")
-    depth = _nesting_depth(raw)
+    depth = _nesting_depth(raw) if _may_nest_deeply(raw) else 0
     if depth > MAX_DEPTH:  # json would recurse once per level: refuse before it starts
         _fail(path, f"it is nested {depth} deep; a save file is at most {MAX_DEPTH} deep (a real one is 4)")
-    try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
-                          parse_float=_finite_float, parse_int=_short_int)
+    try:  # json's own float parsing (a Python call per float would double the time for a big model)
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_int=_short_int)
     except json.JSONDecodeError as error:
         _fail(path, f"it is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
                     "it may be truncated or corrupt")
     except ValueError as error:
         _fail(path, str(error))
+    if _has_infinity(data):  # 1e999 parses as inf
+        _fail(path, f"it contains the number {_huge_literal(raw)}, too large for a float")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         _fail(path, f'it is JSON, but has no "format": "{FORMAT}" header')
     version = data.get("version")
@@ -154,6 +156,11 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 
 
+def _may_nest_deeply(raw: bytes) -> bool:
+    """Whether ``raw`` has more than ``MAX_DEPTH`` opening brackets: a model's file has one or two."""
+    return raw.count(b"[") + raw.count(b"{") > MAX_DEPTH
+
+
 def _nesting_depth(raw: bytes, chunk: int = 2**20) -> int:
     """How deep ``[`` and ``{`` nest in the JSON text ``raw``, found without parsing it.
 
@@ -174,11 +181,42 @@ def _nesting_depth(raw: bytes, chunk: int = 2**20) -> int:
     return deepest
 
 
-def _finite_float(text: str) -> float:
-    x = float(text)
-    if not math.isfinite(x):  # 1e999 parses as inf
-        raise ValueError(f"it contains the number {text[:40]}, too large for a float")
-    return x
+def _has_infinity(data: Any) -> bool:
+    """Whether the parsed JSON ``data`` holds an inf (where a literal such as 1e999 overflowed).
+
+    Each list or dict is first summed at C speed: a finite sum means finite members. Only where the
+    sum is not finite, or cannot be taken (strings, nested lists), are its members looked at.
+
+    >>> _has_infinity({"a": [1.0, 2.0], "b": {"c": [3.0, -1e999]}}), _has_infinity([1e308, 1e308, "x"])
+    (True, False)
+    """
+    stack = [[data]]
+    while stack:
+        members = stack.pop()
+        try:
+            if math.isfinite(sum(members)):
+                continue
+        except (TypeError, OverflowError):  # not all numbers, or an int beyond the float range
+            pass
+        for x in members:
+            if isinstance(x, dict):
+                stack.append(list(x.values()))
+            elif isinstance(x, list):
+                stack.append(x)
+            elif isinstance(x, float) and math.isinf(x):
+                return True
+    return False
+
+
+_NUMBER = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def _huge_literal(raw: bytes) -> str:
+    """The first number in ``raw`` that overflows a float, as written (for the error message)."""
+    for match in _NUMBER.finditer(raw):
+        if math.isinf(float(match.group())):
+            return match.group().decode()[:40]
+    return "inf"
 
 
 def _short_int(text: str) -> int:
