@@ -4,6 +4,8 @@ Each loss takes the model's predictions and the targets, pairs them up and retur
 the pairs as a ``Value``, so ``loss.backward()`` gives every parameter its gradient. A prediction
 is a ``Value`` (or a list of them, for a model with several outputs); pass one prediction and one
 target, or a batch as two lists of the same length. Each loss is algebra over the engine's ops.
+A target may be a ``Value`` too: it then takes part in the arithmetic (and gets a gradient), which
+is how :func:`microgradx.compile` traces a loss whose targets change from example to example.
 
 >>> from microgradx import Value
 >>> scores = [Value(2.0), Value(-0.5)]
@@ -18,7 +20,7 @@ from __future__ import annotations
 import numbers
 import reprlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Union
 
 from . import functional as F
 from .engine import Value
@@ -26,14 +28,16 @@ from .engine import Value
 __all__ = ["mse", "hinge", "binary_cross_entropy", "cross_entropy", "l2"]
 
 
-def _pairs(preds: Any, targets: Any, where: str) -> list[tuple[Value, float]]:
+Target = Union[float, Value]
+
+
+def _pairs(preds: Any, targets: Any, where: str) -> list[tuple[Value, Target]]:
     """Match predictions with targets (nested lists of the same shape) as (prediction, target) pairs."""
     if isinstance(preds, (Value, numbers.Real)):
-        if isinstance(targets, Value):
-            targets = targets.data
-        if not isinstance(targets, numbers.Real):
+        if not isinstance(targets, (Value, numbers.Real)):
             raise ValueError(f"{where}: one prediction needs one target, got {reprlib.repr(targets)}")
-        return [(preds if isinstance(preds, Value) else Value(float(preds)), float(targets))]
+        target = targets if isinstance(targets, Value) else float(targets)
+        return [(preds if isinstance(preds, Value) else Value(float(preds)), target)]
     if isinstance(preds, str) or isinstance(targets, str):  # a str is a list of strs: it would never end
         raise TypeError(f"{where}: predictions and targets must be numbers or lists of numbers, got "
                         f"{reprlib.repr(preds)} and {reprlib.repr(targets)}")
@@ -69,7 +73,7 @@ def hinge(scores: Any, labels: Any) -> Value:
     """
     pairs = _pairs(scores, labels, "hinge()")
     for _, y in pairs:
-        if y not in (-1.0, 1.0):
+        if not isinstance(y, Value) and y not in (-1.0, 1.0):
             raise ValueError(f"hinge() needs labels -1 or +1, got {y:g}; for 0/1 labels pass 2 * y - 1")
     return F.mean([(1 - y * s).relu() for s, y in pairs])
 
@@ -86,24 +90,29 @@ def binary_cross_entropy(logits: Any, targets: Any) -> Value:
     """
     pairs = _pairs(logits, targets, "binary_cross_entropy()")
     for _, y in pairs:
-        if not 0.0 <= y <= 1.0:
+        if not isinstance(y, Value) and not 0.0 <= y <= 1.0:
             raise ValueError(f"binary_cross_entropy() needs targets between 0 and 1, got {y:g}")
     return F.mean([z.softplus() - y * z for z, y in pairs])
 
 
 def cross_entropy(logits: Any, target: Any) -> Value:
-    """-log softmax(logits)[target] = logsumexp(logits) - logits[target], for classification.
+    """-sum_k p_k log softmax(logits)_k, for classification.
 
-    ``logits`` is one list of scores, one per class, with ``target`` the index of the right class;
-    or a batch: a list of such lists with a list of indices (the mean is returned). logsumexp
-    subtracts the largest logit first, so logits of +-1000 are fine; the gradient is softmax - onehot.
+    ``logits`` is one list of scores, one per class. ``target`` is the index of the right class
+    (the loss is logsumexp(logits) - logits[target]), or, as PyTorch also allows, the probability
+    of each class: a list with one number (or Value) per class, such as a one-hot row or smoothed
+    labels (the loss is logsumexp(logits) * sum(p) - p . logits, the same number for a one-hot row).
+    A batch is a list of such lists with a list of targets; the mean is returned. logsumexp
+    subtracts the largest logit first, so logits of +-1000 are fine; the gradient is softmax * sum(p) - p.
 
     >>> round(cross_entropy([Value(1000.0), Value(-1000.0)], 1).data, 6)
     2000.0
     >>> round(cross_entropy([[0.0, 0.0], [0.0, 0.0]], [0, 1]).data, 4)   # log 2 each
     0.6931
+    >>> round(cross_entropy([Value(0.0), Value(1.0)], [0.25, 0.75]).data, 6)   # soft labels
+    0.563262
     """
-    if isinstance(target, numbers.Integral):
+    if isinstance(target, numbers.Integral) or _is_row(logits):
         return _cross_entropy_one(logits, target)
     try:
         n, m = len(logits), len(target)
@@ -117,17 +126,40 @@ def cross_entropy(logits: Any, target: Any) -> Value:
     return F.mean([_cross_entropy_one(row, t) for row, t in zip(logits, target)])
 
 
+def _is_row(logits: Any) -> bool:
+    """Whether ``logits`` is one example's list of scores (rather than a batch of lists)."""
+    return isinstance(logits, (list, tuple)) and bool(logits) and isinstance(logits[0], (Value, numbers.Real))
+
+
 def _cross_entropy_one(logits: Any, target: Any) -> Value:
     if isinstance(logits, (Value, numbers.Real)):
         raise TypeError("cross_entropy() needs a list of logits, one per class (a single logit is "
                         "binary_cross_entropy's job)")
+    if isinstance(target, (list, tuple)) and not isinstance(target, str):
+        return _cross_entropy_soft(logits, target)
     if isinstance(target, bool) or not isinstance(target, numbers.Integral):
-        raise TypeError(f"cross_entropy() needs the target as a class index (an int), got {reprlib.repr(target)}")
+        hint = ""
+        if isinstance(target, Value):
+            hint = "; a Value cannot pick a logit: pass the class probabilities instead, e.g. a one-hot row"
+        raise TypeError(f"cross_entropy() needs the target as a class index (an int), got {reprlib.repr(target)}, "
+                        f"or as class probabilities (a list with one number per class){hint}")
     index = int(target)
     if not 0 <= index < len(logits):
         raise ValueError(f"cross_entropy(): class index {index} is out of range for {len(logits)} logits "
                          f"(valid: 0 to {len(logits) - 1})")
     return F.logsumexp(logits) - logits[index]  # type: ignore[no-any-return]
+
+
+def _cross_entropy_soft(logits: Any, probabilities: Any) -> Value:
+    # -sum_k p_k (z_k - logsumexp(z)) = logsumexp(z) sum_k p_k - sum_k p_k z_k
+    if len(probabilities) != len(logits):
+        raise ValueError(f"cross_entropy(): got {len(logits)} logits but {len(probabilities)} class probabilities; "
+                         "pass one probability per class (or the class index)")
+    for p in probabilities:
+        if not isinstance(p, Value) and not (isinstance(p, numbers.Real) and 0.0 <= float(p) <= 1.0):
+            raise ValueError(f"cross_entropy(): class probabilities must be numbers between 0 and 1, got "
+                             f"{reprlib.repr(p)}")
+    return F.logsumexp(logits) * F.sum(probabilities) - F.dot(probabilities, logits)
 
 
 def l2(params: Iterable[Value]) -> Value:

@@ -4,11 +4,13 @@ An :class:`Op` pairs ``forward(*xs) -> out`` with ``derivative(*xs, out) -> (d o
 one local partial per input. The backward pass multiplies each partial by the gradient arriving
 at ``out`` (the chain rule) and adds it to the input's gradient.
 
-One table serves both orders of differentiation. For an ordinary backward pass the rules receive
-floats; with ``create_graph=True`` they receive the :class:`~microgradx.engine.Value` nodes
-themselves, so the partials they return are Values recorded in the graph and can be differentiated
-again. That is why the rules below are written with plain arithmetic and the small helpers
-(``tanh``, ``cos``, ...) that accept either a float or a Value.
+One table serves every path. For an ordinary backward pass the rules receive floats; with
+``create_graph=True`` they receive the :class:`~microgradx.engine.Value` nodes themselves, so the
+partials they return are Values recorded in the graph and can be differentiated again; and
+:func:`microgradx.compile` hands them NumPy arrays holding a whole batch, one number per example.
+That is why the rules below are written with plain arithmetic, the small helpers (``exp``,
+``tanh``, ...) that accept a float, a Value or an array, and :func:`where` in place of
+``a if condition else b`` (Python's ``if`` cannot look at an array one element at a time).
 
 Adding an op is one entry here plus a method (or function) in :mod:`microgradx.engine` that applies it.
 
@@ -23,9 +25,11 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "Op", "LEAF", "hand_built", "PRIMITIVES", "DomainError", "RuleError", "pow_op", "leaky_relu_op", "elu_op",
-    "exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos",
+    "exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "where",
 ]
 
 
@@ -142,67 +146,122 @@ def hand_built(name: str, arity: int | None, backward: Callable[[], None] | None
 LEAF = hand_built("", 0)  # the op of every leaf: the empty name, as micrograd's ''
 
 
-# Math that works on a float (first-order backward) and on a Value (create_graph=True). A Value's
-# methods apply the table's ops again, so second derivatives come from this same table. Derivative
-# rules of user-defined ops use these too (see define_op) to be differentiable twice.
+# Math that works on a float (first-order backward), on a Value (create_graph=True) and on a NumPy
+# array (compile: one number per example of a batch). A Value's methods apply the table's ops again,
+# so second derivatives come from this same table. Derivative rules of user-defined ops use these
+# too (see define_op) to be differentiable twice and to run compiled. The float case is tested
+# first: the scalar engine calls these once per node.
+
+_ndarray = np.ndarray
 
 
 def exp(x: Any) -> Any:
-    """e^x of a float or a Value. ``exp(0.0) == 1.0``"""
-    return math.exp(x) if type(x) is float else x.exp()
+    """e^x of a float, a Value or an array. ``exp(0.0) == 1.0``"""
+    if type(x) is float:
+        return math.exp(x)
+    return np.exp(x) if type(x) is _ndarray else x.exp()
 
 
 def log(x: Any) -> Any:
-    """Natural log of a float or a Value."""
-    return math.log(x) if type(x) is float else x.log()
+    """Natural log of a float, a Value or an array."""
+    if type(x) is float:
+        return math.log(x)
+    return np.log(x) if type(x) is _ndarray else x.log()
 
 
 def sqrt(x: Any) -> Any:
-    """Square root of a float or a Value."""
-    return math.sqrt(x) if type(x) is float else x.sqrt()
+    """Square root of a float, a Value or an array."""
+    if type(x) is float:
+        return math.sqrt(x)
+    return np.sqrt(x) if type(x) is _ndarray else x.sqrt()
 
 
 def tanh(x: Any) -> Any:
-    """tanh of a float or a Value."""
-    return math.tanh(x) if type(x) is float else x.tanh()
+    """tanh of a float, a Value or an array."""
+    if type(x) is float:
+        return math.tanh(x)
+    return np.tanh(x) if type(x) is _ndarray else x.tanh()
 
 
 def sigmoid(x: Any) -> Any:
-    """1 / (1 + e^-x) of a float or a Value."""
-    return _sigmoid_forward(x) if type(x) is float else x.sigmoid()
+    """1 / (1 + e^-x) of a float, a Value or an array."""
+    if type(x) is float or type(x) is _ndarray:
+        return _sigmoid_forward(x)
+    return x.sigmoid()
 
 
 def sin(x: Any) -> Any:
-    """Sine of a float or a Value."""
-    return math.sin(x) if type(x) is float else x.sin()
+    """Sine of a float, a Value or an array."""
+    if type(x) is float:
+        return math.sin(x)
+    return np.sin(x) if type(x) is _ndarray else x.sin()
 
 
 def cos(x: Any) -> Any:
-    """Cosine of a float or a Value."""
-    return math.cos(x) if type(x) is float else x.cos()
+    """Cosine of a float, a Value or an array."""
+    if type(x) is float:
+        return math.cos(x)
+    return np.cos(x) if type(x) is _ndarray else x.cos()
+
+
+def where(condition: Any, if_true: Any, if_false: Any) -> Any:
+    """``if_true if condition else if_false``, element by element when ``condition`` is an array.
+
+    Both sides are computed before the choice (it is a function call): keep them cheap and finite
+    for every input, as in leaky relu's ``where(x > 0, x, slope * x)``.
+
+    >>> where(2.0 > 0, 1.0, 0.0), where(np.array([2.0, -1.0]) > 0, 1.0, 0.0).tolist()
+    (1.0, [1.0, 0.0])
+    """
+    if type(condition) is _ndarray:
+        return np.where(condition, if_true, if_false)
+    return if_true if condition else if_false
+
+
+def _log1p(x: Any) -> Any:  # forward rules only ever see floats and arrays
+    return math.log1p(x) if type(x) is float else np.log1p(x)
+
+
+def _power(x: Any, n: float) -> Any:
+    # math.pow raises ValueError for a negative base with a fractional exponent (a DomainError to the
+    # engine); x ** n on a float would return a complex number instead. Arrays: NumPy's power.
+    return math.pow(x, n) if type(x) is float else x**n
 
 
 # Forward rules that need more than one line, written to stay finite for large |x|.
 
 
-def _sigmoid_forward(x: float) -> float:
-    # 1 / (1 + e^-x) overflows e^-x for x << 0; the mirrored form e^x / (1 + e^x) does not.
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
+def _relu(x: Any) -> Any:
+    # The scalar engine's hottest rule, so a float takes the plain conditional rather than a where()
+    # call (the call costs 2-3% of building and differentiating a relu-heavy graph).
+    if type(x) is _ndarray:
+        return np.where(x > 0, x, 0.0)
+    return x if x > 0 else 0.0
 
 
-def _softplus_forward(x: float) -> float:
+def _relu_derivative(x: Any, out: Any) -> tuple[Any]:
+    if type(x) is _ndarray:
+        return (np.where(x > 0, 1.0, 0.0),)
+    return (1.0 if x > 0 else 0.0,)  # a float, or a Value with create_graph=True (compared by its data)
+
+
+def _sigmoid_forward(x: Any) -> Any:
+    # 1 / (1 + e^-x) overflows e^-x for x << 0; with z = e^-|x| <= 1, the mirrored form
+    # e^x / (1 + e^x) = z / (1 + z) for x < 0 never does.
+    z = exp(-abs(x))
+    return where(x >= 0, 1.0, z) / (1.0 + z)
+
+
+def _softplus_forward(x: Any) -> Any:
     # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): no overflow for large x, no cancellation.
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+    return where(x > 0, x, 0.0) + _log1p(exp(-abs(x)))
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)  # gelu(x) ~ x/2 (1 + tanh(c (x + 0.044715 x^3)))
 
 
-def _gelu_forward(x: float) -> float:
-    return 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x**3)))
+def _gelu_forward(x: Any) -> Any:
+    return 0.5 * x * (1.0 + tanh(_GELU_C * (x + 0.044715 * x**3)))
 
 
 def _gelu_derivative(x: Any, out: Any) -> tuple[Any]:
@@ -212,17 +271,21 @@ def _gelu_derivative(x: Any, out: Any) -> tuple[Any]:
     return (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du,)
 
 
-def _pow_values_forward(base: float, exponent: float) -> float:
-    if base <= 0:  # b ** e with a Value exponent needs log(b), so b > 0
+def _pow_values_forward(base: Any, exponent: Any) -> Any:
+    if type(base) is float:
+        if base <= 0:  # b ** e with a Value exponent needs log(b), so b > 0
+            raise ValueError("non-positive base")
+        return math.pow(base, exponent)
+    if (base <= 0).any():
         raise ValueError("non-positive base")
-    return math.pow(base, exponent)
+    return base**exponent
 
 
 def _ones(*xs_and_out: Any) -> tuple[float, ...]:
     return (1.0,) * (len(xs_and_out) - 1)
 
 
-def _dot_forward(*ws_then_xs: float) -> float:
+def _dot_forward(*ws_then_xs: Any) -> Any:
     n = len(ws_then_xs) // 2
     return sum(w * x for w, x in zip(ws_then_xs[:n], ws_then_xs[n:]))
 
@@ -243,21 +306,21 @@ POW = Op(  # a ** b with b a Value: d/da = b a^(b-1), d/db = a^b log a
 SUM = Op("sum", lambda *xs: sum(xs), _ones)
 DOT = Op("dot", _dot_forward, _dot_derivative)
 EXP = Op(
-    "exp", math.exp, lambda x, out: (out,),
+    "exp", exp, lambda x, out: (out,),
     domain="x <= 709.78 (above, e^x overflows a float)", valid=lambda x: x <= 709.78, arity=1,
 )
-LOG = Op("log", math.log, lambda x, out: (1.0 / x,), domain="x > 0", valid=lambda x: x > 0, arity=1)
+LOG = Op("log", log, lambda x, out: (1.0 / x,), domain="x > 0", valid=lambda x: x > 0, arity=1)
 SQRT = Op(  # d sqrt(x) = 1 / (2 sqrt(x)), infinite at 0
-    "sqrt", math.sqrt, lambda x, out: (0.5 / out,), domain="x >= 0", valid=lambda x: x >= 0, arity=1,
+    "sqrt", sqrt, lambda x, out: (0.5 / out,), domain="x >= 0", valid=lambda x: x >= 0, arity=1,
 )
-ABS = Op("abs", abs, lambda x, out: (1.0 if x > 0 else -1.0 if x < 0 else 0.0,), arity=1, kinks=(0.0,))
-TANH = Op("tanh", math.tanh, lambda x, out: (1.0 - out * out,), arity=1)
+ABS = Op("abs", abs, lambda x, out: (where(x > 0, 1.0, where(x < 0, -1.0, 0.0)),), arity=1, kinks=(0.0,))
+TANH = Op("tanh", tanh, lambda x, out: (1.0 - out * out,), arity=1)
 SIGMOID = Op("sigmoid", _sigmoid_forward, lambda x, out: (out * (1.0 - out),), arity=1)
-RELU = Op("relu", lambda x: x if x > 0 else 0.0, lambda x, out: (1.0 if x > 0 else 0.0,), arity=1, kinks=(0.0,))
+RELU = Op("relu", _relu, _relu_derivative, arity=1, kinks=(0.0,))
 GELU = Op("gelu", _gelu_forward, _gelu_derivative, arity=1)
 SOFTPLUS = Op("softplus", _softplus_forward, lambda x, out: (sigmoid(x),), arity=1)
-SIN = Op("sin", math.sin, lambda x, out: (cos(x),), arity=1)
-COS = Op("cos", math.cos, lambda x, out: (-sin(x),), arity=1)
+SIN = Op("sin", sin, lambda x, out: (cos(x),), arity=1)
+COS = Op("cos", cos, lambda x, out: (-sin(x),), arity=1)
 
 
 @lru_cache(maxsize=256)
@@ -274,7 +337,7 @@ def pow_op(n: float) -> Op:
     else:  # fractional powers of a negative number are complex
         domain, valid = ("x > 0", lambda x: x > 0) if n < 1 else ("x >= 0", lambda x: x >= 0)
     return Op(
-        f"**{n:g}", lambda x: math.pow(x, n), lambda x, out: (n * x ** (n - 1.0),),
+        f"**{n:g}", lambda x: _power(x, n), lambda x, out: (n * x ** (n - 1.0),),
         domain=domain, valid=valid, arity=1,
     )
 
@@ -284,8 +347,8 @@ def leaky_relu_op(slope: float) -> Op:
     """``x if x > 0 else slope * x``: the slope keeps a small gradient alive for x < 0."""
     return Op(
         "leaky_relu",
-        lambda x: x if x > 0 else slope * x,
-        lambda x, out: (1.0 if x > 0 else slope,),
+        lambda x: where(x > 0, x, slope * x),
+        lambda x, out: (where(x > 0, 1.0, slope),),
         arity=1,
         kinks=(0.0,),
     )
@@ -294,10 +357,15 @@ def leaky_relu_op(slope: float) -> Op:
 @lru_cache(maxsize=64)
 def elu_op(alpha: float) -> Op:
     """``x if x > 0 else alpha (e^x - 1)``; for x <= 0 its slope alpha e^x equals out + alpha."""
+    def forward(x: Any) -> Any:
+        if type(x) is _ndarray:  # where() computes both sides: keep e^x - 1 finite where x > 0
+            return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+        return x if x > 0 else alpha * math.expm1(x)
+
     return Op(
         "elu",
-        lambda x: x if x > 0 else alpha * math.expm1(x),
-        lambda x, out: (1.0 if x > 0 else out + alpha,),
+        forward,
+        lambda x, out: (where(x > 0, 1.0, out + alpha),),
         arity=1,
         kinks=(0.0,),  # the slope is continuous at 0 only for alpha = 1, the curvature never
     )
