@@ -8,9 +8,26 @@
 7.0
 """
 
-from . import animate, anomaly, data, functional, init, losses, modes, nn, ops, optim, serialization, train, viz
+from . import (
+    animate,
+    anomaly,
+    compiler,
+    data,
+    functional,
+    init,
+    losses,
+    modes,
+    nn,
+    ops,
+    optim,
+    serialization,
+    train,
+    viz,
+)
 from .animate import animate_backward
 from .anomaly import detect_anomaly
+from .compiler import Compiled, CompileError
+from .compiler import compile as compile  # the redundant alias re-exports it without listing it in __all__
 from .engine import DomainError, RuleError, Value, apply_op, define_op, enable_grad, grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from .nn import MLP, Layer, Module, Neuron, Perceptron
@@ -31,9 +48,12 @@ __all__ = [
     # neural networks
     "Module", "Neuron", "Layer", "MLP", "Perceptron", "SGD", "Adam", "AdamW", "RMSProp",
     "fit", "evaluate", "History", "save", "load", "SaveFileError",
+    # trace once, run batches with NumPy: microgradx.compile (not listed, so that `from microgradx
+    # import *` cannot shadow the builtin compile)
+    "Compiled", "CompileError",
     # graphs (microgradx.viz.save writes a drawing to a file)
     "draw_graph", "draw_dot", "trace", "animate_backward",
     # modules
     "functional", "ops", "modes", "anomaly", "nn", "init", "losses", "optim", "data", "train", "serialization",
-    "viz", "animate",
+    "viz", "animate", "compiler",
 ]

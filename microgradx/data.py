@@ -1,9 +1,13 @@
-"""Toy data sets to train on, made with numpy, and the tools to split them and walk them in batches.
+"""Data sets to train on: toy ones made with numpy, two real ones shipped with the package, and the
+tools to split them, encode their labels and walk them in batches.
 
-Every generator returns ``(X, y)``: ``X`` a float array with one row per point, ``y`` the labels
-(ints 0, 1, ...) or, for regression, the targets (floats). The points come shuffled. Randomness
-comes from ``seed``, an int or a ``numpy.random.Generator``, so the same seed gives the same data
-(None draws fresh entropy). Nothing here needs scikit-learn; the shapes follow its ``make_*``.
+Every generator and loader returns ``(X, y)``: ``X`` a float array with one row per point, ``y``
+the labels (ints 0, 1, ...) or, for regression, the targets (floats). Generated points come
+shuffled. Randomness comes from ``seed``, an int or a ``numpy.random.Generator``, so the same seed
+gives the same data (None draws fresh entropy). Nothing here needs scikit-learn; the shapes follow
+its ``make_*`` and ``load_*``. The real data sets (:func:`load_digits`, :func:`load_iris`) are read
+offline from files inside the package; ``microgradx/datasets/README.md`` gives their sources and
+license (CC BY 4.0).
 
 >>> X, y = make_moons(100, noise=0.1, seed=0)
 >>> X.shape, y.shape, sorted(set(y.tolist()))
@@ -12,8 +16,11 @@ comes from ``seed``, an int or a ``numpy.random.Generator``, so the same seed gi
 
 from __future__ import annotations
 
+import gzip
 import math
+import reprlib
 from collections.abc import Iterator
+from importlib import resources
 from typing import Any, Union
 
 import numpy as np
@@ -22,7 +29,7 @@ from ._checks import real_number, whole_number
 
 __all__ = [
     "make_moons", "make_circles", "make_xor", "make_spirals", "make_blobs", "make_sine",
-    "train_test_split", "minibatches",
+    "load_digits", "load_iris", "one_hot", "train_test_split", "minibatches",
 ]
 
 Seed = Union[int, np.random.Generator, None]
@@ -159,6 +166,71 @@ def make_sine(
         raise ValueError(f"make_sine() needs low < high, got low={low!r}, high={high!r}")
     x = rng.uniform(low, high, size=n_samples)
     return x[:, None], np.sin(x) + noise * rng.normal(size=n_samples)
+
+
+def _data_file(name: str) -> Any:
+    return resources.files("microgradx").joinpath("datasets").joinpath(name)
+
+
+def load_digits() -> tuple[Array, Array]:
+    """The UCI handwritten digits: 1,797 images of 8 x 8 pixels, each pixel 0-16, and their digits.
+
+    Returns ``X``, floats of shape ``(1797, 64)`` (each row an image, row by row: reshape to
+    ``(8, 8)`` to look at it), and ``y``, ints 0-9 of shape ``(1797,)``, about 180 of each digit.
+    Source: E. Alpaydin and C. Kaynak, Optical Recognition of Handwritten Digits, UCI Machine
+    Learning Repository (1998), https://doi.org/10.24432/C50P49, its test set; license CC BY 4.0.
+
+    >>> X, y = load_digits()
+    >>> X.shape, y.shape, float(X.min()), float(X.max()), np.bincount(y).tolist()[:3]
+    ((1797, 64), (1797,), 0.0, 16.0, [178, 182, 177])
+    """
+    with _data_file("digits.csv.gz").open("rb") as raw, gzip.open(raw, "rt") as text:
+        table = np.loadtxt(text, delimiter=",", dtype=np.int64)
+    return table[:, :64].astype(np.float64), table[:, 64]
+
+
+def load_iris() -> tuple[Array, Array]:
+    """Fisher's irises: 150 flowers, 4 measurements in cm, 3 species (50 of each).
+
+    Returns ``X``, floats of shape ``(150, 4)`` (sepal length, sepal width, petal length, petal
+    width), and ``y``, ints of shape ``(150,)``: 0 setosa, 1 versicolor, 2 virginica. Source:
+    R. A. Fisher (1936), via the UCI Machine Learning Repository, https://doi.org/10.24432/C56C76
+    (with the two rows its notes correct); license CC BY 4.0.
+
+    >>> X, y = load_iris()
+    >>> X.shape, X[0].tolist(), np.bincount(y).tolist()
+    ((150, 4), [5.1, 3.5, 1.4, 0.2], [50, 50, 50])
+    """
+    with _data_file("iris.csv").open("r", encoding="ascii") as text:
+        table = np.loadtxt(text, delimiter=",", skiprows=1)
+    return table[:, :4], table[:, 4].astype(np.int64)
+
+
+def one_hot(y: Any, num_classes: int | None = None) -> Array:
+    """Class labels as one-hot rows: label k becomes a row of zeros with a 1.0 at position k.
+
+    ``num_classes`` defaults to the largest label + 1. This is how class labels reach a compiled
+    loss: ``cross_entropy(logits, row)`` with a row of class probabilities (see
+    :func:`microgradx.compile`).
+
+    >>> one_hot([0, 2, 1]).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    """
+    labels = np.asarray(y)
+    whole = np.issubdtype(labels.dtype, np.integer) or (
+        np.issubdtype(labels.dtype, np.floating) and bool(np.all(labels == np.round(labels))))
+    if labels.ndim != 1 or not whole:
+        raise ValueError(f"one_hot() needs a list of class labels (whole numbers), got {reprlib.repr(y)}")
+    labels = labels.astype(np.int64)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"one_hot(): class labels start at 0, got {int(labels.min())}")
+    k = int(labels.max()) + 1 if labels.size else 0
+    if num_classes is not None:
+        num_classes = whole_number(num_classes, "one_hot(num_classes)")
+        if k > num_classes:
+            raise ValueError(f"one_hot(): label {k - 1} needs num_classes >= {k}, got {num_classes}")
+        k = num_classes
+    return np.eye(k)[labels]
 
 
 def _check_xy(X: Any, y: Any, where: str) -> tuple[Array, Array]:

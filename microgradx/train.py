@@ -3,7 +3,9 @@
 ``fit`` runs the loop you would write by hand, keeps a :class:`History` (loss and accuracy per
 epoch, loss per step) and shows a progress bar (tqdm's, a widget in Jupyter with ipywidgets) unless
 ``progress=False``. Ctrl-C (or Jupyter's stop button) ends training cleanly after the current step:
-the model, the optimizer and the history all stop at the same completed step.
+the model, the optimizer and the history all stop at the same completed step. With
+``compile=True`` each batch runs through :func:`microgradx.compile` (one trace, then NumPy) instead
+of one scalar graph per example: the same parameters step by step, much faster.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+import numpy as np
+
 from . import losses
 from ._checks import whole_number
 from ._progress import progress_bar
-from .data import Seed, _check_xy, _rng, minibatches
+from .compiler import Compiled, compile
+from .data import Seed, _check_xy, _rng, minibatches, one_hot
 from .engine import Value, no_grad
 from .nn import Module
 from .optim import LRSchedule, Optimizer
@@ -35,22 +40,48 @@ LOSSES: dict[str, LossFn] = {
 }
 
 
-def _fraction(pred: Any, target: Any, right: Callable[[float, float], bool]) -> float:
-    if isinstance(pred, Value):
-        return float(right(pred.data, target))
-    return sum(right(p.data, t) for p, t in zip(pred, target)) / len(pred)
+# How many examples of a batch are right, from the outputs (an array of shape (n,) or (n, k)) and the
+# targets: the sign of a hinge score, the sign of a logit, the largest of the class logits. With k
+# outputs and k targets each, an example counts the fraction of its outputs that are right.
+def _sign_right(out: np.ndarray, y: np.ndarray) -> float:
+    return _examples_right((out > 0) == (y > 0))
 
 
+def _logit_right(out: np.ndarray, y: np.ndarray) -> float:
+    return _examples_right((out > 0) == (y > 0.5))
+
+
+def _argmax_right(out: np.ndarray, y: np.ndarray) -> float:
+    return float((out.argmax(axis=-1) == y).sum())
+
+
+def _examples_right(right: np.ndarray) -> float:
+    return float(right.reshape(len(right), -1).mean(axis=1).sum())
+
+
+def _numbers(pred: Any) -> np.ndarray:
+    """One prediction (a Value, or a list of them) as a batch of one: an array of shape (1,) or (1, k)."""
+    return np.array([pred.data if isinstance(pred, Value) else [p.data for p in pred]])
+
+
+# The accuracy of one example, for the scalar path, from the same rules.
 def _sign_accuracy(score: Any, label: Any) -> float:
-    return _fraction(score, label, lambda s, y: (s > 0) == (y > 0))
+    return _sign_right(_numbers(score), np.array([label]))
 
 
 def _logit_accuracy(logit: Any, target: Any) -> float:
-    return _fraction(logit, target, lambda z, y: (z > 0) == (y > 0.5))
+    return _logit_right(_numbers(logit), np.array([target]))
 
 
 def _argmax_accuracy(logits: Any, target: Any) -> float:
-    return float(max(range(len(logits)), key=lambda k: logits[k].data) == target)
+    return _argmax_right(_numbers(logits), np.array([target]))
+
+
+BATCH_ACCURACY: dict[AccuracyFn, Callable[[np.ndarray, np.ndarray], float]] = {
+    _sign_accuracy: _sign_right,
+    _logit_accuracy: _logit_right,
+    _argmax_accuracy: _argmax_right,
+}
 
 
 # How to tell a right prediction, for the losses of classification: the sign of a hinge score, the
@@ -139,6 +170,7 @@ def fit(
     shuffle: bool = True,
     seed: Seed = None,
     progress: bool = True,
+    compile: bool = False,
 ) -> History:
     """Train ``model`` on ``(X, y)`` and return the :class:`History`.
 
@@ -148,6 +180,13 @@ def fit(
     or its name. ``schedule`` steps once per epoch. ``accuracy(prediction, target)`` scores one
     example; by default it is chosen from the loss (the sign for hinge and binary cross-entropy,
     the largest logit for cross-entropy; none for mse). ``seed`` fixes the order of the batches.
+
+    ``compile=True`` traces the loss of one example once (:func:`microgradx.compile`) and runs each
+    batch through NumPy: the same losses, gradients and parameters, step by step (to rounding), as
+    ``compile=False``, which builds one scalar graph per example. It needs a loss that is the mean
+    of per-example losses, as those of :mod:`microgradx.losses` are; class labels for
+    cross-entropy reach the compiled loss as one-hot rows. Errors in the targets (a hinge label of
+    0) are found before the first step, as on the scalar path.
 
     >>> from microgradx.nn import MLP
     >>> from microgradx.optim import SGD
@@ -172,6 +211,7 @@ def fit(
     if isinstance(model, Module) and not set(optimizer.params) <= set(params):
         raise ValueError("the optimizer's parameters are not this model's: make it with model.parameters()")
     rng = _rng(seed)
+    compiled = _CompiledLoss(model, loss_fn, X, y, params, l2) if compile else None
     history = History()
     bar = progress_bar(range(epochs), desc="fit", unit="epoch", disable=not progress)
     with _StopOnInterrupt() as stop, bar:
@@ -181,19 +221,24 @@ def fit(
             for X_batch, y_batch in minibatches(X, y, batch_size, shuffle, rng):
                 if stop.requested:  # Ctrl-C came during the last step, which has completed
                     break
-                preds = [model(x) for x in X_batch]
-                targets = y_batch.tolist()
-                value = loss_fn(preds, targets)
-                if l2:
-                    value = value + l2 * losses.l2(params)
+                if compiled is not None:
+                    value = compiled.loss(X_batch, compiled.targets(y_batch))
+                    if accuracy_fn is not None:  # the outputs before this step's update, as below
+                        right += compiled.right(X_batch, y_batch, accuracy_fn)
+                else:
+                    preds = [model(x) for x in X_batch]
+                    targets = y_batch.tolist()
+                    value = loss_fn(preds, targets)
+                    if l2:
+                        value = value + l2 * losses.l2(params)
+                    if accuracy_fn is not None:
+                        right += sum(accuracy_fn(p, t) for p, t in zip(preds, targets))
                 optimizer.zero_grad()
                 value.backward()
                 optimizer.step()
                 history.step_loss.append(value.data)
-                total += value.data * len(preds)
-                if accuracy_fn is not None:
-                    right += sum(accuracy_fn(p, t) for p, t in zip(preds, targets))
-                seen += len(preds)
+                total += value.data * len(X_batch)
+                seen += len(X_batch)
             if seen:
                 history.loss.append(total / seen)
                 postfix = {"loss": f"{history.loss[-1]:.4g}"}
@@ -213,10 +258,12 @@ def fit(
 
 
 def evaluate(
-    model: Callable[[Any], Any], X: Any, y: Any, *, loss: str | LossFn, accuracy: AccuracyFn | None = None
+    model: Callable[[Any], Any], X: Any, y: Any, *, loss: str | LossFn, accuracy: AccuracyFn | None = None,
+    compile: bool = False,
 ) -> tuple[float, float | None]:
     """The loss and the accuracy (None for a loss without one) of ``model`` on ``(X, y)``, without
-    building a graph or touching any gradient.
+    building a graph or touching any gradient. ``compile=True`` runs the whole set through
+    :func:`microgradx.compile` (the same numbers, to rounding, much faster for many examples).
 
     >>> from microgradx.nn import MLP
     >>> model = MLP(1, [1], seed=0)
@@ -228,6 +275,13 @@ def evaluate(
     loss_fn = _loss_function(loss)
     accuracy_fn = accuracy if accuracy is not None else ACCURACY.get(loss_fn)
     X, y = _check_xy(X, y, "evaluate()")
+    if compile:
+        compiled = _CompiledLoss(model, loss_fn, X, y, [], 0.0)
+        with no_grad():
+            value = compiled.loss(X, compiled.targets(y)).data
+        if accuracy_fn is None:
+            return value, None
+        return value, compiled.right(X, y, accuracy_fn) / len(X)
     with no_grad():
         preds = [model(x) for x in X]
         targets = y.tolist()
@@ -235,3 +289,49 @@ def evaluate(
     if accuracy_fn is None:
         return value, None
     return value, sum(accuracy_fn(p, t) for p, t in zip(preds, targets)) / len(preds)
+
+
+class _CompiledLoss:
+    """The compiled path of ``fit`` and ``evaluate``: the loss of one example (plus the L2 penalty,
+    whose mean over a batch is itself), and the model's outputs for the accuracy, each traced once.
+    """
+
+    def __init__(self, model: Callable[[Any], Any], loss_fn: LossFn, X: np.ndarray, y: np.ndarray,
+                 params: list[Value], l2: float) -> None:
+        self.model = compile(model, name=getattr(model, "__name__", type(model).__name__))
+        outputs = self.model.forward(X)  # the model on every example, once: for the checks below
+        # Class indices pick a logit, which a trace cannot do per example: they go in as one-hot rows.
+        self.classes = outputs.shape[1] if loss_fn is losses.cross_entropy and outputs.ndim == 2 \
+            and y.ndim == 1 and np.issubdtype(y.dtype, np.integer) else 0
+        _check_targets(loss_fn, outputs, y)
+
+        def example_loss(x: Any, target: Any) -> Value:
+            value = loss_fn(model(x), target)
+            return value + l2 * losses.l2(params) if l2 else value
+
+        self.loss: Compiled = compile(example_loss, name=getattr(loss_fn, "__name__", "loss"))
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """The targets as the compiled loss takes them: numbers, or one-hot rows for class indices."""
+        return one_hot(y, self.classes) if self.classes else y
+
+    def right(self, X: np.ndarray, y: np.ndarray, accuracy_fn: AccuracyFn) -> float:
+        """How many of the examples the model gets right (fractions for several outputs)."""
+        out = self.model.forward(X)
+        rule = BATCH_ACCURACY.get(accuracy_fn)
+        if rule is not None:
+            return rule(out, y)
+        return sum(accuracy_fn(_as_values(row), t) for row, t in zip(out.tolist(), y.tolist()))  # a user's rule
+
+
+def _as_values(row: Any) -> Any:
+    """One example's outputs as the scalar path gives them: a Value, or (nested) lists of Values."""
+    return [_as_values(item) for item in row] if isinstance(row, list) else Value(row)
+
+
+def _check_targets(loss_fn: LossFn, outputs: np.ndarray, y: np.ndarray) -> None:
+    """Run the loss once on the scalar path, on the model's outputs as numbers: its own checks of the
+    targets (hinge labels -1 or +1, class indices in range, ...) then see every target once."""
+    preds = [_as_values(row) for row in outputs.tolist()]
+    with no_grad():
+        loss_fn(preds, y.tolist())
