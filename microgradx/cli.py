@@ -62,8 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="microgradx", description="microgradx: autograd from first principles.")
     parser.add_argument("--version", action="version", version=f"microgradx {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="train the demo model and write its graph and plots")
-    demo.add_argument("--out", default="out/demo", help="folder for the outputs (default: out/demo)")
+    demo = commands.add_parser(
+        "demo", help="train the demo model and write its graph and plots",
+        description="Train a model and write what it learned: micrograd's two moons (the default), or the UCI "
+                    "handwritten digits through the compiled path (--dataset digits).",
+    )
+    demo.add_argument("--dataset", choices=("moons", "digits"), default="moons",
+                      help="moons: MLP(2, [16, 16, 1]) on two moons, as micrograd's demo (default); digits: "
+                           "MLP(64, [32, 10]) on 1,797 handwritten digits, compiled")
+    demo.add_argument("--out", default=None, help="folder for the outputs (default: out/demo, or out/digits)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     draw = commands.add_parser(
         "draw", help="draw the computation graph of an expression",
@@ -96,9 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from .demo import run_demo
+        from .demo import run_demo, run_digits_demo
 
-        run_demo(args.out, seed=args.seed)
+        if args.dataset == "digits":
+            run_digits_demo(args.out or "out/digits", seed=args.seed)
+        else:
+            run_demo(args.out or "out/demo", seed=args.seed)
     elif args.command == "draw":
         from .viz import GraphTooLarge, GraphvizNotFound
 
