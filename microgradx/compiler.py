@@ -568,8 +568,9 @@ class _Reduce(_Step):
 class _Tape:
     """The trace of ``fn`` on one example, planned as array steps over a batch."""
 
-    def __init__(self, fn: Callable[..., Any], rows: list[Array], names: list[str], who: str) -> None:
+    def __init__(self, fn: Callable[..., Any], batch: list[Array], names: list[str], who: str) -> None:
         self.who = who
+        rows = [a[0] for a in batch]  # the traced example
         flat_inputs = []
         example = []
         for row, name in zip(rows, names):
@@ -604,7 +605,7 @@ class _Tape:
         loc.update({v: (LEAVES, i) for i, v in enumerate(leaves)})
         self.steps = self._plan(order, loc)
         self.outputs = [loc[v] for v in outputs]
-        self._check_rules(rows, flat_inputs)
+        self._check_rules(batch)
 
     # -- grouping side-by-side nodes into steps
 
@@ -750,10 +751,25 @@ class _Tape:
 
     # -- checking the rules on arrays against the rules on floats, on the traced example
 
-    def _check_rules(self, rows: list[Array], flat_inputs: list[list[Value]]) -> None:
-        """Run every step once on the traced example (as a batch of two copies of it) and compare
-        each op's answers, forward and derivative, with its answers on floats in the trace."""
-        arrays = [np.stack([row, row]) for row in rows]
+    def _check_rules(self, batch: list[Array]) -> None:
+        """Run every step on the traced example (a batch of two copies of it) and compare each op's
+        answers, forward and derivative, with its answers on floats in the trace. Then, when the batch
+        has a second example, run the first two examples together: the traced example's row must
+        come out the same, or some rule mixes the examples of a batch (a mean over the array)."""
+        example = [np.stack([a[0], a[0]]) for a in batch]
+        values = self._checked_forward(example, derivatives=True)
+        if all(len(a) > 1 for a in batch):
+            try:
+                values = self._checked_forward([a[:2] for a in batch], derivatives=False)
+            except (ArithmeticError, ValueError, TypeError):  # the second example is out of an op's domain
+                return
+            for step in self.steps:
+                traced = np.array([v.data for v in step.nodes])
+                if not _close(values[step.group][0], traced):
+                    raise CompileError(_disagree_message(self.who, step, "forward rule", values[step.group][0],
+                                                         traced, mixes=True))
+
+    def _checked_forward(self, arrays: list[Array], derivatives: bool) -> list[Any]:
         theta = self.current_theta()
         values: list[Any] = [a.reshape(2, -1) for a in arrays] + [None] * len(self.steps)
         with np.errstate(all="ignore"):
@@ -761,12 +777,16 @@ class _Tape:
                 try:
                     values[step.group] = out = step.forward(values, theta)
                 except (TypeError, ValueError, AttributeError) as error:
+                    if not derivatives:
+                        raise
                     raise CompileError(_array_rule_message(self.who, step.op, "forward", error)) from error
-                traced = np.array([v.data for v in step.nodes])
-                if not _close(out[0], traced):
-                    raise CompileError(_disagree_message(self.who, step, "forward rule", out[0], traced))
-                if isinstance(step, _Map):
-                    self._check_derivative(step, values, theta)
+                if derivatives:
+                    traced = np.array([v.data for v in step.nodes])
+                    if not _close(out[0], traced):
+                        raise CompileError(_disagree_message(self.who, step, "forward rule", out[0], traced))
+                    if isinstance(step, _Map):
+                        self._check_derivative(step, values, theta)
+        return values
 
     def _check_derivative(self, step: _Map, values: list[Any], theta: Array) -> None:
         args = [s.get(values, theta) for s in step.sources]
@@ -807,10 +827,11 @@ def _array_rule_message(who: str, op: Op, rule: str, error: BaseException) -> st
             f"ops.exp, ops.tanh, ... instead of math ({type(error).__name__}: {error})")
 
 
-def _disagree_message(who: str, step: _Step, rule: str, by_array: Any, by_float: Any) -> str:
+def _disagree_message(who: str, step: _Step, rule: str, by_array: Any, by_float: Any, mixes: bool = False) -> str:
+    where = "in a batch of two examples" if mixes else "on an array"
     return (f"compile({who}): the {rule} of op {step.op.name!r} gives {reprlib.repr(np.asarray(by_array).tolist())} "
-            f"on an array of the traced example but {reprlib.repr(np.asarray(by_float).tolist())} on its floats; "
-            "a rule must compute the same thing for each element of an array as for one float")
+            f"for the traced example {where} but {reprlib.repr(np.asarray(by_float).tolist())} on its floats; "
+            "a rule must compute each element of an array as it computes one float, from that element alone")
 
 
 def _domain_text(op: Op, xs: list[float], which: str) -> str:
@@ -976,7 +997,7 @@ class Compiled:
             tape = None
         if tape is None:
             names = _arg_names(self.fn, len(arrays))
-            tape = _Tape(self.fn, [a[0] for a in arrays], names, self.name)
+            tape = _Tape(self.fn, arrays, names, self.name)
             self._tapes[key] = tape
             self._guard = _Guard(self.fn)
         self._last = tape
