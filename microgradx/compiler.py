@@ -80,7 +80,7 @@ import numpy as np
 from . import ops
 from .engine import DomainError, Value, _apply, enable_grad, is_grad_enabled
 from .nn import Module
-from .ops import Op
+from .ops import Op, RuleError
 
 __all__ = ["compile", "Compiled", "CompileError"]
 
@@ -312,16 +312,19 @@ def _leaf_uses(order: list[Value], inputs: set[Value], outputs: list[Value]) -> 
 
 
 def _check_node(node: Value, who: str) -> None:
+    """Refuse a node compile cannot run over a batch: a compiled node, or one built by hand."""
     op = node._op
-    forward = getattr(op, "forward", None)
-    if isinstance(getattr(forward, "__self__", None), _BatchResult):
-        raise CompileError(f"compile({who}): the function calls a compiled function ({op.name!r}); compile "  # type: ignore[union-attr]
+    if isinstance(getattr(op.forward, "__self__", None), _BatchResult):
+        raise CompileError(f"compile({who}): the function calls a compiled function ({op.name!r}); compile "
                            "only the outer function, which then records the inner one's ops too")
-    if getattr(op, "derivative", None) is None or forward is None:
-        name = getattr(op, "name", op)
-        raise CompileError(f"compile({who}): node {_short(node)} was made by op {name!r}, which has no rules in "
-                           "the table (a micrograd-style node with its own _backward): compile can only record "
-                           "ops with forward and derivative rules; make it with define_op")
+    try:  # the rule ran on these inputs while tracing; a hand-built node's op has none and says so
+        op.forward(*[p.data for p in node._prev])
+    except RuleError:
+        raise CompileError(f"compile({who}): node {_short(node)} was made by hand (Value(data, children, "
+                           f"{op.name!r}), micrograd's way), so its op has no rules in the table: compile "
+                           "can only record ops with forward and derivative rules; make it with define_op") from None
+    except Exception:  # any other failure is the rule's own, and running the batch reports it
+        pass
 
 
 # -- where the arrays of one step come from ------------------------------------------------------------

@@ -360,3 +360,24 @@ def test_fit_compiled_scores_a_users_accuracy_rule_like_the_scalar_path() -> Non
                                  progress=False, compile=compiled)
         results.append(history.accuracy)
     assert results[0] == results[1] and len(results[0]) == 3
+
+
+def test_a_node_built_by_hand_is_refused_by_name() -> None:
+    def by_hand(x):
+        out = Value(math.exp(x.data), (x,), "my_exp")  # micrograd's lecture style: a closure, no rule
+
+        def step() -> None:
+            x.grad += out.data * out.grad
+
+        out._backward = step
+        return out
+
+    with pytest.raises(CompileError, match=r"made by hand \(Value\(data, children, 'my_exp'\)"):
+        compile(by_hand)(np.array([1.0, 2.0]))
+
+
+def test_calling_a_compiled_function_inside_one_is_refused() -> None:
+    w = Value(0.5)
+    inner = compile(lambda x: w * x)
+    with pytest.raises(CompileError, match="calls a compiled function"):
+        compile(lambda x: inner(np.array([1.0, 3.0])) * x)(np.array([1.0, 2.0]))
