@@ -222,12 +222,6 @@ def _log1p(x: Any) -> Any:  # forward rules only ever see floats and arrays
     return math.log1p(x) if type(x) is float else np.log1p(x)
 
 
-def _power(x: Any, n: float) -> Any:
-    # math.pow raises ValueError for a negative base with a fractional exponent (a DomainError to the
-    # engine); x ** n on a float would return a complex number instead. Arrays: NumPy's power.
-    return math.pow(x, n) if type(x) is float else x**n
-
-
 # Forward rules that need more than one line, written to stay finite for large |x|.
 
 
@@ -337,7 +331,9 @@ def pow_op(n: float) -> Op:
     else:  # fractional powers of a negative number are complex
         domain, valid = ("x > 0", lambda x: x > 0) if n < 1 else ("x >= 0", lambda x: x >= 0)
     return Op(
-        f"**{n:g}", lambda x: _power(x, n), lambda x, out: (n * x ** (n - 1.0),),
+        # math.pow raises ValueError for a negative base and a fractional n (a DomainError to the
+        # engine), where x ** n on a float would give a complex number; an array takes NumPy's power.
+        f"**{n:g}", lambda x: math.pow(x, n) if type(x) is float else x**n, lambda x, out: (n * x ** (n - 1.0),),
         domain=domain, valid=valid, arity=1,
     )
 
