@@ -78,7 +78,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .engine import DomainError, Value, _apply, enable_grad, is_grad_enabled
+from .engine import DomainError, Value, enable_grad, is_grad_enabled
 from .nn import Module
 from .ops import Op, RuleError
 
@@ -945,9 +945,7 @@ class Compiled:
                               "result overflowed")
         result = _BatchResult(mean, tuple(partials.tolist()), f"compiled {self.name}")
         op = Op(f"compiled {self.name}", result.forward, result.derivative, arity=len(tape.params))
-        node = _apply(op, tuple(tape.params))
-        node.label = label
-        return node
+        return Value(mean, tape.params, op, label=label)  # an n-ary node of that op, as micrograd builds one
 
     def forward(self, *batch: Any) -> Array:
         """The output of every example: an array of shape ``(n,)`` for one output, ``(n, k)`` for k.

@@ -381,3 +381,12 @@ def test_calling_a_compiled_function_inside_one_is_refused() -> None:
     inner = compile(lambda x: w * x)
     with pytest.raises(CompileError, match="calls a compiled function"):
         compile(lambda x: inner(np.array([1.0, 3.0])) * x)(np.array([1.0, 2.0]))
+
+
+def test_constants_and_parameters_are_told_apart_under_anomaly_mode_too() -> None:
+    net = MLP(2, [4, 1], seed=0)
+    for mode in (microgradx.enable_grad, microgradx.detect_anomaly):
+        with mode():
+            f = compile(lambda x, t: losses.hinge(net(x), t))
+            f(X2, np.array([1.0, -1.0]))
+        assert f.parameters == net.parameters()  # the 1 of 1 - y s and the 1/n of the mean are constants
