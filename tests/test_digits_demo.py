@@ -44,7 +44,7 @@ def test_the_digits_demo_learns_from_real_data_and_writes_readable_files(tmp_pat
     assert counts.sum(axis=1).tolist() == np.bincount(y_test, minlength=10).tolist()
     with open(out / "history.csv") as f:
         history = list(csv.DictReader(f))
-    assert len(history) == 20 and float(history[-1]["loss"]) < float(history[0]["loss"]) / 10
+    assert len(history) == 30 and float(history[-1]["loss"]) < float(history[0]["loss"]) / 10
     pytest.importorskip("matplotlib", reason="the pictures need the plot extra (matplotlib)")
     for name in ("loss_curve.png", "confusion_matrix.png", "misclassified.png"):
         data = (out / name).read_bytes()
