@@ -29,7 +29,7 @@ import sys
 import weakref
 from typing import Any, NamedTuple
 
-from .modes import ANOMALY, RECORD, Mode, _mode
+from .modes import ANOMALY, Mode, _mode
 
 __all__ = ["detect_anomaly", "is_anomaly_enabled", "Site", "site_of"]
 
@@ -93,5 +93,3 @@ def made_at(what: str, node: Any) -> str:
     site = _sites.get(node)
     return f"\n  {what} was made at {site}" if site is not None else ""
 
-
-RECORDING_ANOMALIES = RECORD | ANOMALY  # the mode in which _node records sites

@@ -69,16 +69,14 @@ import contextlib
 import inspect
 import math
 import reprlib
-import sys
-import threading
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from . import ops
-from .engine import DomainError, Value, enable_grad, is_grad_enabled
+from .engine import DomainError, Value, is_grad_enabled
+from .modes import Trace
 from .nn import Module
 from .ops import Op, RuleError
 
@@ -95,73 +93,24 @@ class CompileError(RuntimeError):
 
 # -- tracing: Python choices on traced Values are refused ------------------------------------------
 
-_tracing: ContextVar[str | None] = ContextVar("microgradx_tracing", default=None)
-_REFUSED = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=", "__bool__": "bool", "item": "item"}
-_patch_lock = threading.Lock()
-_patch_depth = 0
-_originals: dict[str, Any] = {}
+class _Trace(Trace):
+    """The engine's trace hook, refusing a Python choice on a traced Value with a CompileError."""
 
-
-def _refusing(attr: str, symbol: str, original: Any) -> Callable[..., Any]:
-    """Value's method ``attr``, refusing while a function is being traced in this thread or task."""
-
-    def method(self: Value, *args: Any) -> Any:
-        who = _tracing.get()
-        if who is not None:
-            raise CompileError(_branch_message(who, self, symbol, args))
-        if original is None:  # a Value has no __bool__ of its own: it is always true
-            return True
-        return original(self, *args)
-
-    method.__name__ = attr
-    return method
-
-
-class _Tracing:
-    """While tracing, comparisons, ``bool()`` and ``.item()`` of Values raise :class:`CompileError`.
-
-    The engine has no hook for this yet, so Value's methods are wrapped for the duration of the
-    trace; the wrappers look at a context variable, so other threads keep the usual behaviour.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __enter__(self) -> None:
-        global _patch_depth
-        with _patch_lock:
-            if _patch_depth == 0:
-                for attr, symbol in _REFUSED.items():
-                    _originals[attr] = Value.__dict__.get(attr)
-                    setattr(Value, attr, _refusing(attr, symbol, _originals[attr]))
-            _patch_depth += 1
-        self._token = _tracing.set(self.name)
-
-    def __exit__(self, *exc: object) -> None:
-        global _patch_depth
-        _tracing.reset(self._token)
-        with _patch_lock:
-            _patch_depth -= 1
-            if _patch_depth == 0:
-                for attr, original in _originals.items():
-                    if original is None:
-                        delattr(Value, attr)
-                    else:
-                        setattr(Value, attr, original)
+    def refuse(self, value: Value, choice: str, other: Any = None) -> NoReturn:
+        raise CompileError(_branch_message(self.name, value, choice, other))
 
 
 def _short(v: Value) -> str:
     return f"Value({v.data:.6g}" + (f", label={v.label!r})" if v.label else ")")
 
 
-def _branch_message(who: str, v: Value, symbol: str, args: tuple[Any, ...]) -> str:
+def _branch_message(who: str, v: Value, symbol: str, other: Any) -> str:
     if symbol == "bool":
         what = f"bool({_short(v)}), as in `if v:`"
     elif symbol == "item":
         what = f"{_short(v)}.item()"
     else:
-        other = _short(args[0]) if isinstance(args[0], Value) else reprlib.repr(args[0])
-        what = f"{_short(v)} {symbol} {other}"
+        what = f"{_short(v)} {symbol} {_short(other) if isinstance(other, Value) else reprlib.repr(other)}"
     return (f"compile({who}): the function makes a Python choice on a Value while it is traced ({what}). "
             "The choice would be made once, for the traced example, and reused for every example of every "
             "batch, so results and gradients would be wrong. Write it with an op instead (relu, abs, "
@@ -273,42 +222,24 @@ def _topological(roots: list[Value]) -> list[Value]:
     return order
 
 
-def _split_leaves(order: list[Value], inputs: set[Value], outputs: list[Value]) -> tuple[list[Value], list[Value]]:
+def _split_leaves(order: list[Value], inputs: set[Value], made: set[Value]) -> tuple[list[Value], list[Value]]:
     """The leaves of the trace that are parameters (captured) and those that are constants.
 
-    A leaf that nothing but the traced graph refers to (the ``1`` of ``1 - y * s``, made while
-    tracing) can never change and nobody can read its gradient: it is a constant. A leaf referred
-    to from elsewhere (a model's weight, a Value in fn's closure) is captured: read again at every
-    call and given its gradient. CPython counts the references; a probe leaf held exactly like the
-    others, by no graph, calibrates the count.
+    A leaf made while ``fn`` was traced (the ``1`` of ``1 - y * s``, or a constant the engine kept
+    unboxed until the walk gave it a node) can never change and nobody can read its gradient: it is
+    a constant of the tape. A leaf ``fn`` found already made (a model's weight, a Value in its
+    closure) is captured: read again at every call and given its gradient. The engine's trace hook
+    (:class:`microgradx.modes.Trace`) lists the leaves made during the trace.
     """
-    uses = _leaf_uses(order, inputs, outputs)  # (in a function of its own: no loop variable lingers)
-    probe = Value(0.0)
-    order.append(probe)
-    uses[probe] = 0
-    del probe
-    held_elsewhere = {}
-    for leaf, count in uses.items():
-        held_elsewhere[leaf] = sys.getrefcount(leaf) - count
-    probe = order.pop()
-    baseline = held_elsewhere.pop(probe)
-    del uses[probe], probe
-    captured = [leaf for leaf, refs in held_elsewhere.items() if refs > baseline]
-    constants = [leaf for leaf, refs in held_elsewhere.items() if refs <= baseline]
-    return captured, constants
-
-
-def _leaf_uses(order: list[Value], inputs: set[Value], outputs: list[Value]) -> dict[Value, int]:
-    """How many times the graph (and the outputs) refer to each leaf that is not an input."""
-    uses: dict[Value, int] = {}
+    leaves: dict[Value, None] = {}  # in the order the ops first use them: a model's own order
     for node in order:
-        for parent in node._prev:
-            if not parent._prev and parent not in inputs:
-                uses[parent] = uses.get(parent, 0) + 1
-    for v in outputs:
+        for v in node._prev:
+            if not v._prev and v not in inputs:
+                leaves[v] = None
+    for v in order:  # a leaf that no op uses (fn returned it as it is)
         if not v._prev and v not in inputs:
-            uses[v] = uses.get(v, 0) + 1
-    return uses
+            leaves.setdefault(v, None)
+    return [v for v in leaves if v not in made], [v for v in leaves if v in made]
 
 
 def _check_node(node: Value, who: str) -> None:
@@ -581,14 +512,13 @@ class _Tape:
             values = [Value(float(x), label=label) for x, label in zip(row.ravel().tolist(), labels)]
             flat_inputs.append(values)
             example.append(_nest(values, row.shape))
-        with enable_grad(), _Tracing(who):
+        with _Trace(who) as trace:
             out = fn(*example)
-        outputs, self.shape = _flatten(out, f"compile({who})")
+            outputs, self.shape = _flatten(out, f"compile({who})")
+            order = _topological(outputs)  # inside the trace: constants given nodes now count as made in it
         self.graph = out  # the one-example graph, for drawing
         inputs = {v: (g, i) for g, values in enumerate(flat_inputs) for i, v in enumerate(values)}
-        order = _topological(outputs)
-        # First, while no other structure refers to the leaves: which are parameters, which constants.
-        self.params, constants = _split_leaves(order, set(inputs), outputs)
+        self.params, constants = _split_leaves(order, set(inputs), set(trace.made))
         for node in order:
             if node._prev:
                 _check_node(node, who)

@@ -29,8 +29,8 @@ from typing import Any, NoReturn, Union
 import numpy as np
 
 from . import anomaly, ops
-from .anomaly import RECORDING_ANOMALIES, detect_anomaly, made_at
-from .modes import RECORD, current_mode, enable_grad, is_grad_enabled, no_grad
+from .anomaly import detect_anomaly, made_at
+from .modes import ANOMALY, RECORD, TRACE, current_mode, current_trace, enable_grad, is_grad_enabled, no_grad
 from .ops import LEAF, DomainError, Op, RuleError, hand_built
 
 __all__ = [
@@ -109,8 +109,8 @@ class Value:
         self._op, self._a, self._b = LEAF, None, None
         if _op or type(_children) is not tuple or _children:
             _build_by_hand(self, _children, _op)
-        if current_mode() == RECORDING_ANOMALIES:
-            anomaly.record(self)
+        if current_mode() != RECORD:
+            _note_new(self)
 
     @property
     def _prev(self) -> tuple[Value, ...]:
@@ -267,19 +267,32 @@ class Value:
 
     def __lt__(self, other: Value | Number) -> bool:
         o = _data_of(other)
+        if current_mode() & TRACE:
+            current_trace().refuse(self, "<", other)
         return NotImplemented if o is None else self.data < o
 
     def __le__(self, other: Value | Number) -> bool:
         o = _data_of(other)
+        if current_mode() & TRACE:
+            current_trace().refuse(self, "<=", other)
         return NotImplemented if o is None else self.data <= o
 
     def __gt__(self, other: Value | Number) -> bool:
         o = _data_of(other)
+        if current_mode() & TRACE:
+            current_trace().refuse(self, ">", other)
         return NotImplemented if o is None else self.data > o
 
     def __ge__(self, other: Value | Number) -> bool:
         o = _data_of(other)
+        if current_mode() & TRACE:
+            current_trace().refuse(self, ">=", other)
         return NotImplemented if o is None else self.data >= o
+
+    def __bool__(self) -> bool:  # always true, as any object, except where a tracer must know
+        if current_mode() & TRACE:
+            current_trace().refuse(self, "bool")
+        return True
 
     __hash__ = object.__hash__
 
@@ -324,6 +337,8 @@ class Value:
 
     def item(self) -> float:
         """The data as a Python float (like ``tensor.item()``)."""
+        if current_mode() & TRACE:
+            current_trace().refuse(self, "item")
         return self.data
 
     def __format__(self, spec: str) -> str:
@@ -356,7 +371,18 @@ def _leaf(data: float) -> Value:
     """A constant leaf for a float known to be finite, without Value()'s checks."""
     node = _new_value(Value)
     node.data, node.grad, node.label, node._op, node._a, node._b = data, 0.0, "", LEAF, None, None
+    if current_mode() != RECORD:
+        _note_new(node)
     return node
+
+
+def _note_new(leaf: Value) -> None:
+    """Tell anomaly mode where a leaf was made, and a trace under way that it was made during it."""
+    mode = current_mode()
+    if mode & ANOMALY:
+        anomaly.record(leaf)
+    if mode & TRACE:
+        current_trace().made.append(leaf)
 
 
 def _data_of(other: object) -> Any:
@@ -589,7 +615,8 @@ def _node(data: float, op: Op, a: Any, b: Any) -> Value:
         node._op, node._a, node._b = op, a, b
     elif mode & RECORD:
         node._op, node._a, node._b = op, a, b
-        anomaly.record(node)
+        if mode & ANOMALY:
+            anomaly.record(node)
     else:
         node._op, node._a, node._b = LEAF, None, None
     return node

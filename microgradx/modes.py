@@ -31,12 +31,16 @@ import inspect
 from collections.abc import Callable, Generator
 from contextvars import ContextVar
 from functools import wraps
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["RECORD", "ANOMALY", "Mode", "no_grad", "enable_grad", "is_grad_enabled", "current_mode"]
+__all__ = [
+    "RECORD", "ANOMALY", "TRACE", "Mode", "Trace", "no_grad", "enable_grad", "is_grad_enabled", "current_mode",
+    "current_trace",
+]
 
 RECORD = 1  # ops are recorded into the graph
 ANOMALY = 2  # recorded nodes remember where the user's code made them
+TRACE = 4  # a function is being traced (microgradx.compile): see Trace
 
 _mode: ContextVar[int] = ContextVar("microgradx_mode", default=RECORD)
 # The modes that enclosing blocks replaced, innermost last. Per context like the mode itself, so a
@@ -138,6 +142,58 @@ def _each_step_in(mode: type[Mode], gen: Generator[Any, Any, Any]) -> Generator[
                     value = gen.send(sent)
     except StopIteration as stop:
         return stop.value
+
+
+class Trace:
+    """While a function is traced to be run over whole batches (:func:`microgradx.compile`), the
+    engine tells the tracer two things.
+
+    - Which leaves were made during the trace (``made``): numbers the function turned into Values
+      (the ``1`` of ``1 - y * s``) are constants of the trace, while the leaves it found already
+      made (a model's weights) are its parameters.
+    - When the function makes a Python choice on a Value (``v < 0``, ``bool(v)``, ``v.item()``):
+      the choice would be made once, for the traced example, so :meth:`refuse` raises. A tracer
+      subclasses Trace to say why in its own words.
+
+    Entered like a mode (per thread and task); ops are recorded inside it.
+
+    >>> from microgradx import Value
+    >>> w = Value(2.0)
+    >>> with Trace("f") as trace:
+    ...     y = w * Value(3.0)
+    >>> [v.data for v in trace.made]
+    [3.0]
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.made: list[Any] = []
+
+    def __enter__(self) -> Trace:
+        self._outer = (_mode.get(), _trace.get())
+        _mode.set(_mode.get() | RECORD | TRACE)
+        _trace.set(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        mode, trace = self._outer
+        _mode.set(mode)
+        _trace.set(trace)
+
+    def refuse(self, value: Any, choice: str, other: Any = None) -> NoReturn:
+        """Raise for a Python ``choice`` (``"<"``, ``"bool"``, ``"item"``) made on ``value`` while tracing."""
+        raise TypeError(f"{self.name}: a Python choice ({choice}) on a Value while it is traced would be "
+                        "made once, for the traced example only")
+
+
+_trace: ContextVar[Trace | None] = ContextVar("microgradx_trace", default=None)
+
+
+def current_trace() -> Trace:
+    """The trace under way (only called when the mode has the TRACE bit)."""
+    trace = _trace.get()
+    assert trace is not None, "the TRACE bit is set only by Trace, which sets the trace"
+    return trace
 
 
 class no_grad(Mode):
