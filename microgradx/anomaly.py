@@ -27,6 +27,7 @@ import linecache
 import os
 import sys
 import weakref
+from types import CodeType
 from typing import Any, NamedTuple
 
 from .modes import ANOMALY, Mode, _mode
@@ -48,7 +49,13 @@ class Site(NamedTuple):
         return f"{self.filename}:{self.lineno}, in {self.function}" + (f": {code}" if code else "")
 
 
-_sites: weakref.WeakKeyDictionary[Any, Site] = weakref.WeakKeyDictionary()
+# Where each node was made, keyed by a weak reference to it: the entry goes when the node goes. (A
+# WeakKeyDictionary does the same with more Python code per entry; recording is on the hot path.)
+_sites: dict[weakref.ref[Any], tuple[CodeType, int]] = {}
+
+
+def _forget(ref: weakref.ref[Any]) -> None:
+    _sites.pop(ref, None)
 
 
 class detect_anomaly(Mode):
@@ -80,16 +87,20 @@ def record(node: Any) -> None:
     frame = sys._getframe(1)
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame = frame.f_back
-    _sites[node] = Site(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+    _sites[weakref.ref(node, _forget)] = (frame.f_code, frame.f_lineno)
 
 
 def site_of(node: Any) -> Site | None:
     """Where ``node`` was made, if it was made in anomaly mode (None otherwise)."""
-    return _sites.get(node)
+    found = _sites.get(weakref.ref(node))
+    if found is None:
+        return None
+    code, lineno = found
+    return Site(code.co_filename, lineno, code.co_name)
 
 
 def made_at(what: str, node: Any) -> str:
     """A line saying where ``node`` (called ``what``) was made, or "" when it is not known."""
-    site = _sites.get(node)
+    site = site_of(node)
     return f"\n  {what} was made at {site}" if site is not None else ""
 
