@@ -31,6 +31,7 @@ never read as markup; the output is deterministic (nodes are numbered in travers
 
 from __future__ import annotations
 
+import base64
 import itertools
 import math
 import re
@@ -44,15 +45,20 @@ from ._checks import whole_number
 from ._files import write_atomic
 from .engine import Value
 from .fold import Folding, Part, fold, natural_key, trace_nodes
+from .htmlview import natural_size, notebook_html, page
 
 __all__ = [
     "MAX_NODES", "Graph", "GraphTooLarge", "GraphvizNotFound", "draw_dot", "draw_graph", "save", "trace",
 ]
 
+AUTO_INTERACTIVE_PX = 2000  # wider than this, text scaled to a ~1000 px notebook output is under half size
+PNG_PIXELS = 1_000_000  # the PNG beside the SVG in a notebook: enough for a code host, small in the file
+STILL_NOTE = ("A still picture: run the cell (or trust the notebook) to pan and zoom, "
+              "or save(graph, 'graph.html') and open that.")
 MAX_NODES = 500  # above this, dot can take minutes (a random 750-node graph: 11 s, 1500: 3 min)
 RANKDIRS = ("LR", "TB", "RL", "BT")
 COLLAPSE_MODES = ("neuron", "layer")
-SAVE_FORMATS = ("svg", "png", "pdf", "dot")
+SAVE_FORMATS = ("svg", "png", "pdf", "dot", "html")
 VIEWS = ("auto", "fit", "natural", "interactive")
 FONT = "Helvetica"
 
@@ -79,12 +85,15 @@ class GraphTooLarge(ValueError):
 
 
 class Graph(graphviz.Digraph):
-    """A :class:`graphviz.Digraph` that explains how to install Graphviz when ``dot`` is missing.
+    """A :class:`graphviz.Digraph` that shows itself well in notebooks and explains how to install Graphviz.
 
-    Everything else is graphviz's: ``.source`` (the DOT text, which needs no ``dot``), ``.pipe()``,
-    ``.render()``, and inline SVG display in Jupyter. ``.render()`` writes graphviz's way, the DOT
-    source beside the picture and each file in place; :func:`save` writes the one file you name
-    whole or not at all, keeping an existing file's permissions (see :mod:`microgradx._files`).
+    Everything of graphviz's is there: ``.source`` (the DOT text, which needs no ``dot``),
+    ``.pipe()``, ``.render()``. In Jupyter it shows as a picture that fits the output (see
+    ``view`` in :func:`draw_graph`; set ``graph.view`` to change it), with a PNG beside it for
+    viewers that show no HTML. ``.render()`` writes graphviz's way, the DOT source beside the
+    picture and each file in place; :func:`save` writes the one file you name whole or not at all,
+    keeping an existing file's permissions (see :mod:`microgradx._files`); ``.html`` gives the
+    pan-and-zoom page.
 
     >>> g = Graph()
     >>> g.node("a")
@@ -93,6 +102,9 @@ class Graph(graphviz.Digraph):
         a
     }
     """
+
+    view = "auto"
+    title = "Computation graph"
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -106,11 +118,55 @@ class Graph(graphviz.Digraph):
         except graphviz.ExecutableNotFound as error:
             raise GraphvizNotFound() from error
 
-    def _repr_mimebundle_(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def svg(self) -> str:
+        """The drawing as SVG text (laid out once per DOT text: asked again, it is not redrawn)."""
+        cache = getattr(self, "_svg_cache", None)
+        if cache is None or cache[0] != self.source:
+            cache = (self.source, self.pipe(format="svg", encoding="utf-8"))
+            self._svg_cache = cache
+        return cache[1]
+
+    def png(self, max_pixels: int = PNG_PIXELS) -> bytes:
+        """The drawing as a PNG of at most ``max_pixels`` pixels (96 dpi, or less for a large drawing)."""
+        width, height = natural_size(self.svg())  # at 96 dpi
+        dpi = 96 * min(1.0, math.sqrt(max_pixels / max(width * height, 1.0)))
+        copy = self.copy()
+        copy.graph_attr["dpi"] = f"{max(dpi, 12):.1f}"
+        return copy.pipe(format="png")  # type: ignore[no-any-return]
+
+    def shown_as(self) -> str:
+        """How a notebook shows it: ``view``, with "auto" settled ("fit", or "interactive" when
+        scaled to a notebook's width its text would be too small to read)."""
+        if self.view != "auto":
+            return self.view
+        width, height = natural_size(self.svg())
+        return "interactive" if width > AUTO_INTERACTIVE_PX or height > 2 * AUTO_INTERACTIVE_PX else "fit"
+
+    def page(self) -> str:
+        """The standalone pan-and-zoom page of the drawing (what ``save(graph, "g.html")`` writes)."""
+        return page(self.svg(), title=self.title, header=f"<h1>{html_text(self.title)}</h1>")
+
+    def _repr_mimebundle_(self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
+                          **_: Any) -> dict[str, Any]:
         try:
-            return super()._repr_mimebundle_(*args, **kwargs)
+            svg = self.svg()
         except GraphvizNotFound as error:  # in a notebook: the advice instead of a traceback
             return {"text/plain": str(error)}
+        view = self.shown_as()
+        bundle: dict[str, Any] = {
+            "text/html": notebook_html(svg, view=view, page_html=self.page() if view == "interactive" else None,
+                                       alt=self.title, note=STILL_NOTE),
+            "image/png": base64.b64encode(self.png()).decode("ascii"),  # for viewers that show no HTML or SVG
+            "text/plain": repr(self),
+        }
+        if include is not None and "image/svg+xml" in include:
+            bundle["image/svg+xml"] = svg
+        wanted = set(bundle) if include is None else set(include)
+        return {kind: data for kind, data in bundle.items() if kind in wanted and kind not in set(exclude or ())}
+
+    def __repr__(self) -> str:
+        nodes = len(re.findall(r"^\s*(?!graph |node |edge )\w+ \[", self.source, flags=re.M))
+        return f"<{self.title}: {nodes} nodes; shown as a picture in Jupyter, or save(graph, 'graph.svg')>"
 
 
 # -- walking the graph -------------------------------------------------------------------------------
@@ -406,6 +462,7 @@ def draw_graph(
     graph = Graph(format=format, graph_attr={"rankdir": rankdir, "fontname": FONT, "bgcolor": "white"},
                   node_attr={"fontname": FONT}, edge_attr=EDGE)
     graph.view = view
+    graph.title = f"Graph of {root.label or 'the output'}"
     stats = _part_stats(folding, nodes) if folding else []
     magnitudes: list[float] = []
     if heatmap:  # the colours span what is coloured: each Value, or each folded node's max |grad|
@@ -724,10 +781,12 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR") -> Graph:
 
 def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str | None = None,
          **options: Any) -> Path:
-    """Write a graph to ``path``; the extension (.svg, .png, .pdf, .dot) picks the format.
+    """Write a graph to ``path``; the extension (.svg, .png, .pdf, .dot, .html) picks the format.
 
     ``root_or_graph`` is a Value (drawn with :func:`draw_graph` and ``options``) or a graph that
-    :func:`draw_graph` returned. ``format`` overrides the extension. A .dot file needs no Graphviz.
+    :func:`draw_graph` returned. ``format`` overrides the extension. A .dot file needs no Graphviz;
+    .html is a self-contained page to pan and zoom the drawing in a browser (no network needed).
+    Returns the path written; the file is replaced whole or not at all.
 
     >>> import tempfile, os
     >>> from microgradx import Value
@@ -739,9 +798,8 @@ def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str 
     fmt_ = (format or path.suffix[1:]).lower()
     fmt_ = "dot" if fmt_ == "gv" else fmt_
     if fmt_ not in SAVE_FORMATS:
-        hint = "; for the backward-pass animation use microgradx.animate.animate_backward" if fmt_ == "html" else ""
         raise ValueError(f"cannot save a graph as {fmt_ or 'a file without an extension'!r} ({str(path)!r}): "
-                         f"use a .svg, .png, .pdf or .dot path, or pass format='svg'{hint}")
+                         "use a .svg, .png, .pdf, .dot or .html path, or pass format='svg'")
     if isinstance(root_or_graph, Value):
         graph = draw_graph(root_or_graph, **options)
     elif isinstance(root_or_graph, graphviz.Digraph):
@@ -753,6 +811,11 @@ def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str 
         raise TypeError(f"save() needs a Value or a graph from draw_graph(), got {type(root_or_graph).__name__}")
     if fmt_ == "dot":
         data = graph.source.encode("utf-8")
+    elif fmt_ == "html":
+        if not isinstance(graph, Graph):  # a plain graphviz.Digraph: give it the page too
+            graph = Graph(body=graph.body, graph_attr=graph.graph_attr, node_attr=graph.node_attr,
+                          edge_attr=graph.edge_attr, name=graph.name)
+        data = graph.page().encode("utf-8")
     else:
         try:
             data = graph.pipe(format=fmt_)
