@@ -31,7 +31,7 @@ __all__ = ["PAGE_TEXT_PX", "natural_size", "notebook_html", "page", "svg_inline"
 
 INK, PAPER = "#111827", "#ffffff"  # text and background: light in every theme, as a printed figure
 PT_TO_PX = 4 / 3  # Graphviz measures in points (1/72 in), CSS pixels are 1/96 in
-PAGE_TEXT_PX = 12  # the smallest text height the pages zoom to when they show a node
+PAGE_TEXT_PX = 13  # the text height the pages zoom to, at least, when they show a node (12 px is the floor)
 _ids = itertools.count()
 
 
@@ -170,7 +170,8 @@ _PAGE = """<!DOCTYPE html>
 <header>{{header}}</header>
 <div id="stage" tabindex="0" aria-label="the drawing: drag to pan, scroll to zoom">
 {{svg}}
-<div id="zoom"><button id="zoom-out" title="zoom out (-)">&#x2212;</button><button id="zoom-in" title="zoom in (+)">+</button><button id="fit" title="see it all (0)">fit</button></div>
+<div id="zoom"><button id="zoom-out" title="zoom out (-)">&#x2212;</button>
+<button id="zoom-in" title="zoom in (+)">+</button><button id="fit" title="see it all (0)">fit</button></div>
 <p id="hint">{{hint}}</p>
 </div>
 <script>
@@ -225,9 +226,9 @@ _PANZOOM = r"""var view = (function () {
   }
   function bounds(elements) {  // the drawing-coordinates box around some elements of the SVG
     var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    var root = svg.getScreenCTM().inverse();
     elements.forEach(function (el) {
-      var b = el.getBBox(), m = el.getCTM(), root = svg.getCTM();
-      var t = root.inverse().multiply(m);  // element -> drawing coordinates
+      var b = el.getBBox(), t = root.multiply(el.getScreenCTM());  // element -> drawing coordinates
       [[b.x, b.y], [b.x + b.width, b.y + b.height]].forEach(function (c) {
         var x = t.a * c[0] + t.c * c[1] + t.e, y = t.b * c[0] + t.d * c[1] + t.f;
         x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
@@ -237,7 +238,8 @@ _PANZOOM = r"""var view = (function () {
   }
   function visible(b) {
     var z = size(), w = z.w / state.s, h = z.h / state.s;
-    return b.x >= state.cx - w / 2 && b.x + b.w <= state.cx + w / 2 && b.y >= state.cy - h / 2 && b.y + b.h <= state.cy + h / 2;
+    return b.x >= state.cx - w / 2 && b.x + b.w <= state.cx + w / 2 &&
+           b.y >= state.cy - h / 2 && b.y + b.h <= state.cy + h / 2;
   }
   // Bring `focus` into view with its text readable, and as much of `context` as fits around it.
   function show(focus, context, ms) {
@@ -270,7 +272,10 @@ _PANZOOM = r"""var view = (function () {
     zoomAt(Math.pow(1.0015, -e.deltaY * (e.deltaMode === 1 ? 33 : 1)), e.clientX, e.clientY);
   }, { passive: false });
   stage.addEventListener("dblclick", function (e) { zoomAt(e.shiftKey ? 0.5 : 2, e.clientX, e.clientY); });
-  function zoomCenter(f) { var r = stage.getBoundingClientRect(); zoomAt(f, r.left + r.width / 2, r.top + r.height / 2); }
+  function zoomCenter(f) {
+    var r = stage.getBoundingClientRect();
+    zoomAt(f, r.left + r.width / 2, r.top + r.height / 2);
+  }
   document.getElementById("zoom-in").addEventListener("click", function () { zoomCenter(1.4); });
   document.getElementById("zoom-out").addEventListener("click", function () { zoomCenter(1 / 1.4); });
   document.getElementById("fit").addEventListener("click", function () { fit(250); });

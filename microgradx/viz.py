@@ -217,9 +217,10 @@ def _grad_of(v: Value) -> float:
 def fmt(x: float) -> str:
     """A number the way the graphs show it: 4 decimals, or scientific when tiny or huge.
 
-    >>> fmt(0.5), fmt(-1234.5), fmt(3e-7), fmt(0.0)
+    >>> fmt(0.5), fmt(-1234.5), fmt(3e-7), fmt(-0.0)
     ('0.5000', '-1234.5000', '3.000e-07', '0.0000')
     """
+    x += 0.0  # -0.0 becomes 0.0: a gradient of "-0.0000" would read as a tiny negative number
     return f"{x:.4f}" if x == 0 or 1e-3 <= abs(x) < 1e5 else f"{x:.3e}"
 
 
@@ -503,7 +504,7 @@ def _draw_full(graph: Graph, nodes: list[Value], groups: dict[Value, Group], sho
     for v in nodes:
         if v not in groups:
             add_value(graph, v, v.label)
-    _add_clusters(graph, nodes, groups, add_value)
+    add_clusters(graph, nodes, groups, add_value)
     for (tail, head), count in drawn_edges(nodes, index, {}).items():
         graph.edge(tail, head, label=f"×{count}" if count > 1 else None)
 
@@ -533,51 +534,87 @@ def _draw_folded(graph: Graph, nodes: list[Value], folding: Folding, stats: list
     An op and its result are one box here (the op names the box), which halves the depth of the
     drawing. Edges say how many real edges they stand for.
     """
+    def add(target: graphviz.Digraph, k: int, name: str) -> None:
+        _add_part(target, k, folding.parts[k], nodes, stats[k], show_grad, style, name)
+
+    layout_folded(graph, folding, layer_box_members(folding, groups) if layer_boxes else {}, add)
+
+
+def layer_box_members(folding: Folding, groups: dict[Value, Group]) -> dict[str, list[int]]:
+    """{layer name: the parts of its neurons}, for drawing the neurons inside one box per layer."""
     layer_of = {g.neuron: g.layer for g in groups.values()}
-    boxes: dict[str, list[int]] = {}  # layer -> its neurons' parts
+    boxes: dict[str, list[int]] = {}
     for k, part in enumerate(folding.parts):
-        if layer_boxes and part.kind == "group":
+        if part.kind == "group" and part.name in layer_of:
             boxes.setdefault(layer_of[part.name], []).append(k)
-        else:
-            _add_part(graph, k, part, nodes, stats[k], show_grad, style, part.name)
+    return boxes
+
+
+def layout_folded(graph: graphviz.Digraph, folding: Folding, boxes: dict[str, list[int]],
+                  add: Callable[[graphviz.Digraph, int, str], None],
+                  edge_attributes: Callable[[int, DrawnEdge], dict[str, str]] | None = None) -> list[DrawnEdge]:
+    """Lay out a folded graph: ``add(target, k, name)`` draws part k's box (named ``p<k>``) in
+    ``target``; the parts listed in ``boxes`` go inside one box per layer, side by side in order
+    (with their short names); then the edges, bundled (:func:`bundled_edges`), with
+    ``edge_attributes(n, edge)`` added to the n-th. Returns the drawn edges."""
+    in_box = {k for members in boxes.values() for k in members}
+    for k, part in enumerate(folding.parts):
+        if k not in in_box:
+            add(graph, k, part.name)
+    clusters = {}
     for j, (layer, members) in enumerate(boxes.items()):
+        clusters[layer] = f"cluster_{j}"
         with graph.subgraph(name=f"cluster_{j}") as box:
             box.attr(label=f"<<B>{html_text(layer)}</B>>", labeljust="l", style="rounded,filled",
                      fillcolor="#f3f4f6", color="#9ca3af", fontname=FONT)
             with box.subgraph() as row:  # side by side, in order: invisible edges within a rank keep it
                 row.attr(rank="same")
                 for k in members:
-                    part = folding.parts[k]
-                    _add_part(row, k, part, nodes, stats[k], show_grad, style, part.name[len(layer) + 1:])
+                    add(row, k, folding.parts[k].name[len(layer) + 1:])
                 # A flat edge puts its tail first across the page, which with ranks running sideways is
                 # bottom to top: chain them backwards there, so neuron 0 is on top.
-                chain = members if graph.graph_attr["rankdir"] in ("TB", "BT") else members[::-1]
+                chain = members if graph.graph_attr.get("rankdir", "TB") in ("TB", "BT") else members[::-1]
                 for a, b in itertools.pairwise(chain):
                     row.edge(f"p{a}", f"p{b}", style="invis")
     if boxes:
         graph.attr(compound="true")  # edges may end at a layer box's border
-    cluster = {layer: f"cluster_{j}" for j, layer in enumerate(boxes)}
-    for (tail, head), count, (from_box, to_box) in bundled_edges(folding.edges, boxes):
+    edges = bundled_edges(folding.edges, boxes)
+    for n, edge in enumerate(edges):
         ends = {}
-        if from_box:
-            ends["ltail"] = cluster[from_box]
-        if to_box:
-            ends["lhead"] = cluster[to_box]
-        graph.edge(f"p{tail}", f"p{head}", label=f"×{count}" if count > 1 else None, **ends)
+        if edge.from_box:
+            ends["ltail"] = clusters[edge.from_box]
+        if edge.to_box:
+            ends["lhead"] = clusters[edge.to_box]
+        extra = edge_attributes(n, edge) if edge_attributes else {}
+        graph.edge(f"p{edge.tail}", f"p{edge.head}", label=f"×{edge.uses}" if edge.uses > 1 else None,
+                   **ends, **extra)
+    return edges
 
 
-def bundled_edges(edges: dict[tuple[int, int], int], boxes: dict[str, list[int]]
-                  ) -> list[tuple[tuple[int, int], int, tuple[str, str]]]:
+class DrawnEdge(NamedTuple):
+    """An edge of a folded drawing: from part ``tail`` to part ``head``, standing for ``count`` real
+    edges (``uses``), clipped at the layer box ``from_box``/``to_box`` ("" for none) when it bundles
+    the edges ``pairs`` (the (tail, head) pairs of parts it stands for)."""
+
+    tail: int
+    head: int
+    uses: int
+    from_box: str
+    to_box: str
+    pairs: tuple[tuple[int, int], ...]
+
+
+def bundled_edges(edges: dict[tuple[int, int], int], boxes: dict[str, list[int]]) -> list[DrawnEdge]:
     """The edges to draw between parts, bundled along layer boxes, as TensorBoard bundles edges
     along clusters: a dense layer is one line from box to box, not a mesh of 256.
 
     ``boxes`` maps a box's name to its parts. All the edges between two units (a box, or a part
     outside every box) become one when they connect every part of the one to every part of the
-    other; it runs between middle members and is clipped at the boxes' borders. Each drawn edge:
-    ``((tail, head), count, (tail's box or "", head's box or ""))``.
+    other; it runs between middle members and is clipped at the boxes' borders.
 
-    >>> bundled_edges({(0, 1): 100, (0, 2): 100, (3, 4): 1}, {"layers.0": [1, 2]})
-    [((0, 2), 200, ('', 'layers.0')), ((3, 4), 1, ('', ''))]
+    >>> [(e.tail, e.head, e.uses, e.to_box) for e in bundled_edges({(0, 1): 100, (0, 2): 100, (3, 4): 1},
+    ...                                                              {"layers.0": [1, 2]})]
+    [(0, 2, 200, 'layers.0'), (3, 4, 1, '')]
     """
     box_of = {k: name for name, members in boxes.items() for k in members}
     between: dict[tuple[str, str], list[tuple[tuple[int, int], int]]] = {}
@@ -589,43 +626,50 @@ def bundled_edges(edges: dict[tuple[int, int], int], boxes: dict[str, list[int]]
         tails, heads = boxes.get(tail_unit, [group[0][0][0]]), boxes.get(head_unit, [group[0][0][1]])
         complete = len(group) == len(tails) * len(heads)  # every part of the one to every part of the other
         if tail_unit != head_unit and complete and (tail_unit in boxes or head_unit in boxes):
-            ends = (tail_unit if tail_unit in boxes else "", head_unit if head_unit in boxes else "")
-            middle = (tails[len(tails) // 2], heads[len(heads) // 2])
-            drawn.append((middle, sum(count for _, count in group), ends))
+            drawn.append(DrawnEdge(tails[len(tails) // 2], heads[len(heads) // 2], sum(count for _, count in group),
+                                   tail_unit if tail_unit in boxes else "", head_unit if head_unit in boxes else "",
+                                   tuple(pair for pair, _ in group)))
         else:
-            drawn.extend((pair, count, ("", "")) for pair, count in group)
+            drawn.extend(DrawnEdge(*pair, count, "", "", (pair,)) for pair, count in group)
     return drawn
+
+
+def part_title(part: Part, name: str) -> str:
+    """The title of a folded node's box: the group's or the leaf's name, or the op (with its label
+    and constants), then ``×k`` when it stands for k Values: ``relu ×100``, ``x0 ×100``, ``* -1``."""
+    if part.kind == "group":
+        return name
+    title = name
+    if part.kind == "op":
+        op = _op_with_marks(part)
+        title = f"{name} ({op})" if name else op
+    return f"{title} ×{len(part.members)}".strip() if len(part.members) > 1 else title
+
+
+def part_rows(part: Part, nodes: list[Value]) -> list[str]:
+    """The rows under the title (before the gradients): a group's size, or the data (a range when folded)."""
+    members = [nodes[i] for i in part.members]
+    if part.kind == "group":
+        params = sum(1 for v in members if not v._prev)
+        return [f"{params} parameter{'' if params == 1 else 's'}", f"{len(members)} nodes"]
+    lo, hi = min(v.data for v in members), max(v.data for v in members)
+    return [f"data {fmt(lo)}" if lo == hi else f"data {fmt(lo)} … {fmt(hi)}"]
 
 
 def _add_part(target: graphviz.Digraph, k: int, part: Part, nodes: list[Value], stats: PartStats,
               show_grad: bool, style: Style, name: str) -> None:
-    """A folded node's box: its title (the op, the group or the label; ×k when it stands for k
-    Values), its data (a range when folded) and its |grad| (max and mean when folded)."""
+    """A folded node's box: its title, its rows (:func:`part_rows`) and its |grad| (max and mean when folded)."""
     s = style(stats.max)
-    members = [nodes[i] for i in part.members]
-    rows = []
-    if part.kind == "group":
-        params = sum(1 for v in members if not v._prev)
-        title = name
-        rows += [f"{params} parameter{'' if params == 1 else 's'}", f"{len(members)} nodes"]
-        kind = "group neuron" if ".neurons." in part.name else "group layer"
-    else:
-        title = name
-        if part.kind == "op":
-            op = _op_with_marks(part)
-            title = f"{name} ({op})" if name else op
-        if len(members) > 1:
-            title = f"{title} ×{len(members)}".strip()
-        lo, hi = min(v.data for v in members), max(v.data for v in members)
-        rows.append(f"data {fmt(lo)}" if lo == hi else f"data {fmt(lo)} … {fmt(hi)}")
-        kind = "value op" if part.kind == "op" else "value"
-    if show_grad and len(members) == 1:
-        rows.append(f"grad {fmt(_grad_of(members[0]))}")
+    rows = part_rows(part, nodes)
+    if show_grad and len(part.members) == 1:
+        rows.append(f"grad {fmt(_grad_of(nodes[part.members[0]]))}")
     elif show_grad:
         rows += [f"|grad| max {fmt(stats.max)}", f"mean {fmt(stats.mean)}"]
+    kind = ("group neuron" if ".neurons." in part.name else "group layer") if part.kind == "group" else \
+        "value op" if part.kind == "op" else "value"
     if s["border"] > 1:
         kind += " below"
-    target.node(f"p{k}", value_table(title, [html_text(r) for r in rows], vertical=True,
+    target.node(f"p{k}", value_table(part_title(part, name), [html_text(r) for r in rows], vertical=True,
                                      rounded=part.kind == "op", **s), _attributes=VALUE_NODE, **{"class": kind})
 
 
@@ -686,7 +730,7 @@ def drawn_edges(nodes: list[Value], index: dict[Value, int], box: dict[Value, st
     return edges
 
 
-def _add_clusters(graph: graphviz.Digraph, nodes: list[Value], groups: dict[Value, Group],
+def add_clusters(graph: graphviz.Digraph, nodes: list[Value], groups: dict[Value, Group],
                   add_value: Callable[[graphviz.Digraph, Value, str], None]) -> None:
     """One box per layer with one box per neuron inside, in natural order (2 before 10), each holding
     its nodes in traversal order."""
