@@ -32,6 +32,7 @@ from ._files import write_atomic
 from .engine import Value, grad
 from .fold import Folding, fold
 from .htmlview import json_for_script, notebook_html, page
+from .ops import RuleError
 from .viz import Graph, fmt, html_text
 
 __all__ = ["MAX_NODES", "Animation", "Step", "animate_backward", "backward_steps"]
@@ -94,13 +95,16 @@ class _Pass:
 
 
 def _check_rules(nodes: Sequence[Value]) -> None:
-    """Refuse a node whose op has no derivative rule in the table (made micrograd-style, with a closure)."""
+    """Refuse a node whose op has no derivative rule in the table (built by hand, micrograd-style):
+    the steps need the rule, and a ``_backward`` closure only adds to ``.grad``, it tells nothing."""
     for v in nodes:
-        if v._prev and getattr(v._op, "derivative", None) is None:
-            name = v.label or f"the {getattr(v._op, 'name', v._op)} result"
-            raise ValueError(f"cannot animate {name}: its op {str(getattr(v._op, 'name', v._op))!r} has no derivative "
-                             "rule in microgradx.ops (it was made micrograd-style, with a _backward closure), so its "
-                             "steps cannot be shown; define it with microgradx.define_op(name, forward, derivative)")
+        op = v._op
+        if v._prev and (getattr(op, "derivative", None) is None or getattr(op, "backward", None) is not None):
+            name = v.label or f"the {getattr(op, 'name', op)} result"
+            raise RuleError(f"cannot animate {name}: its op {str(getattr(op, 'name', op))!r} was built by hand "
+                            "(Value(data, children, op) with a _backward closure) and has no rule in the derivative "
+                            "table, so its steps cannot be shown; make the op with microgradx.define_op(name, "
+                            "forward, derivative)")
 
 
 def backward_steps(root: Value) -> list[Step]:
@@ -178,8 +182,8 @@ def animate_backward(
     step. ``rankdir`` as in ``draw_graph`` (by default "LR", "TB" with ``collapse``).
     ``interval_ms`` is the time per step when playing; ``max_nodes`` caps the drawing's size
     (:class:`~microgradx.viz.GraphTooLarge` above it). ``.grad`` is left as it was. Raises
-    ValueError when the root is a leaf (nothing to animate) or when a node's op has no derivative
-    rule in the table (a micrograd-style closure node).
+    ValueError when the root is a leaf (nothing to animate), and ``microgradx.ops.RuleError`` (a
+    TypeError) when a node's op has no derivative rule in the table (built by hand, micrograd-style).
 
     >>> from microgradx import Value
     >>> x = Value(0.5, label="x")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import pytest
 from microgradx import Value, define_op, grad
 from microgradx import functional as F
 from microgradx.animate import Animation, animate_backward, backward_steps
+from microgradx.ops import RuleError
 from microgradx.viz import GraphTooLarge, trace
 
 # Only the page needs Graphviz: the steps are plain arithmetic and are tested without it.
@@ -236,13 +238,22 @@ def test_same_graph_same_page_and_jupyter_shows_it_in_a_sandboxed_iframe_or_a_st
     assert "&lt;script" in shown  # the page is an attribute value, escaped
 
 
-def test_a_node_without_a_table_rule_is_refused_by_name() -> None:
+@pytest.mark.parametrize("closure", [True, False])
+def test_a_node_built_by_hand_without_a_table_rule_is_refused_by_name(closure: bool) -> None:
     x = Value(0.5, label="x")
-    y = x.tanh()
-    y.label = "y"
-    y._op = type("Closure", (), {"name": "exp", "derivative": None})()  # micrograd-style: no rule in the table
-    with pytest.raises(ValueError, match=r"cannot animate y: its op 'exp' has no derivative rule.*define_op"):
+    out = Value(math.exp(x.data), (x,), "exp")  # micrograd's way: the op is a name, the derivative a closure
+    if closure:
+        def backward() -> None:
+            x.grad += out.data * out.grad
+
+        out._backward = backward
+    out.label = "e"
+    y = out * 2.0
+    named = r"cannot animate e: its op 'exp' was built by hand" if closure else r"the op 'exp' was built by hand"
+    with pytest.raises(RuleError, match=named):  # without a closure, the engine's own pass says it first
         animate_backward(y)
+    with pytest.raises(RuleError, match="define_op"):
+        backward_steps(y)
 
 
 def mlp_loss(batch: int = 1) -> tuple[Value, Any]:
