@@ -31,7 +31,7 @@ from ._checks import whole_number
 from ._files import write_atomic
 from .engine import Value, grad
 from .fold import Folding, fold
-from .htmlview import json_for_script, notebook_html, page
+from .htmlview import json_for_script, notebook_html, page, srcdoc
 from .ops import RuleError
 from .viz import Graph, fmt, html_text
 
@@ -159,7 +159,7 @@ class Animation:
 
     def _repr_html_(self) -> str:
         if not self.still:
-            return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" sandbox="allow-scripts" '
+            return (f"<iframe srcdoc='{srcdoc(self.html)}' sandbox=\"allow-scripts\" "
                     f'style="width:100%;height:{self.height}px;border:0" title="backward pass"></iframe>')
         return notebook_html(self.still, view="interactive", page_html=self.html, height=self.height,
                              alt="the backward pass, step 1", note=STILL_NOTE)

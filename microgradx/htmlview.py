@@ -22,6 +22,7 @@ True
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import itertools
 import json
@@ -59,6 +60,17 @@ def _data_url(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
+def srcdoc(page_html: str) -> str:
+    """A page as the value of a single-quoted ``srcdoc`` attribute: only ``&`` and ``'`` need escaping
+    there, and the page's markup, full of ``<`` and ``"``, stays as it is (a third of the size of
+    escaping everything).
+
+    >>> print(srcdoc('<p class="a">it' + "'" + 's &amp;</p>'))
+    <p class="a">it&#39;s &amp;amp;</p>
+    """
+    return page_html.replace("&", "&amp;").replace("'", "&#39;")
+
+
 def notebook_html(svg: str, *, view: str = "fit", page_html: str | None = None, height: int = 560,
                   alt: str = "a computation graph", note: str = "") -> str:
     """The HTML a notebook shows for a drawing.
@@ -69,7 +81,8 @@ def notebook_html(svg: str, *, view: str = "fit", page_html: str | None = None, 
     with ``note`` below it). Scripts run only in a trusted notebook, so everything a script adds is
     an extra: without it, the picture is there.
     """
-    uid = f"mgx-{next(_ids)}-{id(svg) % 100_000}"
+    # An id unique in the notebook, and the same when the notebook is run again (outputs do not churn).
+    uid = f"mgx-{hashlib.sha1(svg.encode('utf-8')).hexdigest()[:10]}-{next(_ids)}"
     width, _ = natural_size(svg)
     box = (f"background:{PAPER};color:{INK};padding:6px;border-radius:4px;box-sizing:border-box;"
            "max-width:100%;overflow-x:auto")
@@ -80,7 +93,7 @@ def notebook_html(svg: str, *, view: str = "fit", page_html: str | None = None, 
     if view != "interactive" or page_html is None:
         script = _TOGGLE.replace("UID", uid) if view == "fit" else ""
         return f'<div id="{uid}" class="microgradx-graph" style="{box};display:inline-block">{img}</div>{script}'
-    frame = (f'<iframe srcdoc="{html.escape(page_html, quote=True)}" sandbox="allow-scripts" '
+    frame = (f"<iframe srcdoc='{srcdoc(page_html)}' sandbox=\"allow-scripts\" "
              f'style="width:100%;height:{height}px;border:1px solid #d1d5db;border-radius:4px;background:{PAPER}" '
              f'title="{html.escape(alt)}"></iframe>')
     fallback = f'<div id="{uid}-still">{img}<p style="margin:.4em 0 0;color:{INK}">{html.escape(note)}</p></div>'
@@ -190,6 +203,7 @@ _PANZOOM = r"""var view = (function () {
   var textUnits = 14;  // the drawing's font size in points: the text height at scale 1 is 14 px
   var minText = PAGE_TEXT_PX, state = { cx: whole.x + whole.w / 2, cy: whole.y + whole.h / 2, s: 1 };
   var embedded = window.self !== window.top, animation = null;
+  var placed = null;  // the last placement made for the reader (fit, show): redone when the window resizes
   svg.removeAttribute("width"); svg.removeAttribute("height");
   svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
   function size() { return { w: stage.clientWidth || 1, h: stage.clientHeight || 1 }; }
@@ -214,13 +228,17 @@ _PANZOOM = r"""var view = (function () {
     animation = requestAnimationFrame(frame);
   }
   function fitScale(w, h) { var z = size(); return Math.min(z.w / w, z.h / h) * 0.96; }
-  function fit(ms) { go({ cx: whole.x + whole.w / 2, cy: whole.y + whole.h / 2, s: fitScale(whole.w, whole.h) }, ms); }
+  function fit(ms) {
+    placed = function () { fit(0); };
+    go({ cx: whole.x + whole.w / 2, cy: whole.y + whole.h / 2, s: fitScale(whole.w, whole.h) }, ms);
+  }
   function readable() { return minText / textUnits; }
   function toDrawing(px, py) {  // a point on the screen, in the drawing's coordinates
     var r = stage.getBoundingClientRect(), z = size();
     return { x: state.cx + (px - r.left - z.w / 2) / state.s, y: state.cy + (py - r.top - z.h / 2) / state.s };
   }
   function zoomAt(factor, px, py) {
+    placed = null;  // the reader's own view from now on
     var p = toDrawing(px, py), s = clampScale(state.s * factor), k = state.s / s;
     go({ cx: p.x + (state.cx - p.x) * k, cy: p.y + (state.cy - p.y) * k, s: s }, 0);
   }
@@ -244,6 +262,7 @@ _PANZOOM = r"""var view = (function () {
   // Bring `focus` into view with its text readable, and as much of `context` as fits around it.
   function show(focus, context, ms) {
     var need = readable();
+    placed = function () { show(focus, context, 0); };
     if (fitScale(whole.w, whole.h) >= need) { fit(ms); return; }  // it all fits, readably: no need to move
     var f = bounds(focus);
     if (state.s >= need && visible(f)) { return; }  // already in view and readable: leave the reader's view
@@ -257,6 +276,7 @@ _PANZOOM = r"""var view = (function () {
   stage.addEventListener("pointerdown", function (e) {
     if (e.button !== 0 || e.target.closest("button")) { return; }
     drag = { x: e.clientX, y: e.clientY, cx: state.cx, cy: state.cy };
+    placed = null;
     stage.setPointerCapture(e.pointerId); stage.classList.add("dragging");
   });
   stage.addEventListener("pointermove", function (e) {
@@ -288,7 +308,9 @@ _PANZOOM = r"""var view = (function () {
     e.preventDefault();
   });
   if (embedded) { document.getElementById("hint").textContent = "drag to pan · Ctrl + scroll or +/− to zoom · 0 fits"; }
-  window.addEventListener("resize", apply);
+  function resized() { if (placed) { placed(); } else { apply(); } }
+  window.addEventListener("resize", resized);
+  if (window.ResizeObserver) { new ResizeObserver(resized).observe(stage); }  // an iframe laid out late
   fit(0);
   return { fit: fit, show: show, scale: function () { return state.s; }, readable: readable, zoomAt: zoomAt };
 })();"""

@@ -363,7 +363,7 @@ def op_label(v: Value) -> str:
 VALUE_NODE = {"shape": "plaintext", "margin": "0"}
 EDGE = {"arrowsize": "0.7", "color": "#4b5563", "fontname": FONT, "fontsize": "11"}
 OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f3f4f6", "color": "#6b7280",
-           "fontsize": "11", "margin": "0.02", "height": "0.3", "class": "op"}
+           "fontsize": "11", "margin": "0.02", "height": "0.3", "width": "0.3", "class": "op"}
 
 
 # -- neurons and layers from the parameters' dotted names ---------------------------------------------
@@ -492,6 +492,7 @@ Style = Callable[[float], dict[str, Any]]
 
 def _draw_full(graph: Graph, nodes: list[Value], groups: dict[Value, Group], show_grad: bool, style: Style) -> None:
     """Every Value a box and every op a node; an nn model's nodes in one box per neuron and layer."""
+    graph.attr(ranksep="0.3")  # a small op node between two boxes needs less room: the picture is narrower
     index = {v: i for i, v in enumerate(nodes)}
 
     def add_value(target: graphviz.Digraph, v: Value, title: str) -> None:
