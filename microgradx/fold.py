@@ -144,6 +144,9 @@ def fold(nodes: list[Value], groups: Mapping[Value, str]) -> Folding:
     for k, part in enumerate(parts):
         if part.kind == "leaf":
             _name_leaf(k, parts, nodes, users[k], inputs, part_of)
+        elif part.kind == "op":  # an op's results named alike (the loss, say) keep their name
+            labels = {nodes[i].label for i in part.members}
+            part.name = labels.pop() if len(labels) == 1 else ""
     constants = {k for k, part in enumerate(parts) if _is_constant(part, nodes, users[k], parts)}
     for k in sorted(constants):
         for i in parts[k].members:
