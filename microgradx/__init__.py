@@ -32,6 +32,7 @@ from .engine import DomainError, RuleError, Value, apply_op, define_op, enable_g
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from .nn import MLP, Layer, Module, Neuron, Perceptron
 from .optim import SGD, Adam, AdamW, RMSProp
+from .plots import plot_grad_flow
 from .serialization import SaveFileError, load, save
 from .train import History, evaluate, fit
 from .viz import draw_dot, draw_graph, trace
@@ -52,7 +53,7 @@ __all__ = [
     # import *` cannot shadow the builtin compile)
     "Compiled", "CompileError",
     # graphs (microgradx.viz.save writes a drawing to a file)
-    "draw_graph", "draw_dot", "trace", "animate_backward",
+    "draw_graph", "draw_dot", "trace", "animate_backward", "plot_grad_flow",
     # modules
     "functional", "ops", "modes", "anomaly", "nn", "init", "losses", "optim", "data", "train", "serialization",
     "viz", "animate", "compiler",

@@ -1,12 +1,16 @@
-"""The backward pass, step by step: a standalone web page with one SVG frame per step.
+"""The backward pass, step by step: a standalone web page that plays it on the graph.
 
 :func:`backward_steps` replays what ``backward()`` does, one node at a time, in the same reverse
 topological order: the node's gradient is complete, so it multiplies it by the local derivative of
 each input (the op's rule from :mod:`microgradx.ops`) and adds the product to that input's
-gradient. :func:`animate_backward` draws the graph after each step (the node passing its gradient
-highlighted, its inputs marked, unknown gradients shown as ``?`` and partial sums in italics) and
-writes all frames into one HTML file with play and step controls. The file needs no network: its
-SVG, style and script are all inline. In Jupyter the returned :class:`Animation` shows itself.
+gradient. :func:`animate_backward` draws the graph once and records, for each step, what changes:
+the node passing its gradient back (highlighted), its inputs (marked) and their gradients (``?``
+until reached, italic while a partial sum). The page replays those changes on the one drawing, so
+its size grows with nodes + steps, not nodes x steps. It follows the active node, panning and
+zooming so that its text stays readable, and the reader can pan and zoom by hand. With
+``collapse="neuron"`` or ``"layer"`` a whole model steps neuron by neuron or layer by layer, on the
+folded drawing of :func:`microgradx.viz.draw_graph`. The page needs no network: its SVG, style
+and script are inline. In Jupyter the returned :class:`Animation` shows itself.
 
 >>> from microgradx import Value
 >>> x = Value(3.0, label="x")
@@ -18,22 +22,28 @@ SVG, style and script are all inline. In Jupyter the returned :class:`Animation`
 from __future__ import annotations
 
 import html
-import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import viz
 from ._checks import whole_number
 from ._files import write_atomic
 from .engine import Value, grad
+from .fold import Folding, fold
+from .htmlview import json_for_script, notebook_html, page, srcdoc
+from .ops import RuleError
 from .viz import Graph, fmt, html_text
 
 __all__ = ["MAX_NODES", "Animation", "Step", "animate_backward", "backward_steps"]
 
-MAX_NODES = 150  # one SVG per step: the page grows with nodes x steps
-CURRENT = "#facc15"  # the node passing its gradient back, and its op
+MAX_NODES = 500  # drawn once: the limit is Graphviz's layout time, as for draw_graph
+CURRENT = "#facc15"  # the node passing its gradient back
 RECEIVING = "#fde68a"  # its inputs, which receive a contribution
 FLOW = "#b45309"  # the edges the gradient flows back along
+UNKNOWN = "#9ca3af"  # the colour of "grad ?"
+STILL_NOTE = ("A still of the first step: run the cell (or trust the notebook) to play the backward pass, "
+              "or save it with .save('backprop.html') and open that in a browser.")
 
 
 class Step(NamedTuple):
@@ -50,11 +60,58 @@ class Step(NamedTuple):
     partials: tuple[float, ...]
 
 
+class _Pass:
+    """The chain rule one node at a time, as the engine runs it: gradients known so far, and how
+    many contributions each still waits for."""
+
+    def __init__(self, nodes: list[Value]) -> None:
+        self.nodes = nodes
+        self.index = {v: i for i, v in enumerate(nodes)}
+        self.grads: list[float | None] = [None] * len(nodes)  # None: not reached yet
+        self.waiting = [0] * len(nodes)
+        for v in nodes:
+            for p in v._prev:
+                self.waiting[self.index[p]] += 1
+        self.grads[-1] = 1.0  # d root / d root; the root is last in the traced order
+
+    def step(self, i: int) -> tuple[float, ...]:
+        """Pass node ``i``'s gradient to its inputs: grad(input) += grad(node) × d node / d input."""
+        node = self.nodes[i]
+        parents = node._prev
+        partials = tuple(node._op.derivative(*[p.data for p in parents], node.data))  # type: ignore[union-attr]
+        g = self.grads[i]
+        assert g is not None and self.waiting[i] == 0, "a node passes its gradient back once it is complete"
+        for parent, partial in zip(parents, partials):
+            j = self.index[parent]
+            self.grads[j] = (self.grads[j] or 0.0) + partial * g
+            self.waiting[j] -= 1
+        return partials
+
+    def known(self, i: int) -> bool:
+        return self.grads[i] is not None
+
+    def final(self, i: int) -> bool:
+        return self.grads[i] is not None and self.waiting[i] == 0
+
+
+def _check_rules(nodes: Sequence[Value]) -> None:
+    """Refuse a node whose op has no derivative rule in the table (built by hand, micrograd-style):
+    the steps need the rule, and a ``_backward`` closure only adds to ``.grad``, it tells nothing."""
+    for v in nodes:
+        op = v._op
+        if v._prev and (getattr(op, "derivative", None) is None or getattr(op, "backward", None) is not None):
+            name = v.label or f"the {getattr(op, 'name', op)} result"
+            raise RuleError(f"cannot animate {name}: its op {str(getattr(op, 'name', op))!r} was built by hand "
+                            "(Value(data, children, op) with a _backward closure) and has no rule in the derivative "
+                            "table, so its steps cannot be shown; make the op with microgradx.define_op(name, "
+                            "forward, derivative)")
+
+
 def backward_steps(root: Value) -> list[Step]:
     """The backward pass from ``root``, one :class:`Step` per op node, without touching ``.grad``.
 
     Each step keeps its own copy of the gradients, so this is meant for the small graphs one
-    animates, not for training.
+    looks at step by step (:func:`animate_backward` records only what changes).
 
     >>> from microgradx import Value
     >>> a, b = Value(2.0, label="a"), Value(-1.0, label="b")
@@ -62,52 +119,50 @@ def backward_steps(root: Value) -> list[Step]:
     >>> len(steps), steps[0].partials, steps[0].grads[a]
     (1, (-1.0, 2.0), -1.0)
     """
-    nodes, edges = viz.trace(root)
+    nodes = viz.traced_nodes(root)
+    _check_rules(nodes)
     grad(root, nodes)  # the engine's own pass first: its errors name the op that fails
-    uses = dict.fromkeys(nodes, 0)  # how many contributions each gradient still waits for
-    for parent, _ in edges:
-        uses[parent] += 1
-    grads: dict[Value, float] = {root: 1.0}
-    final = {root}
+    walk = _Pass(nodes)
     steps = []
-    for node in reversed(nodes):  # reverse topological: every consumer before the node it uses
-        if not node._prev:
+    for i in range(len(nodes) - 1, -1, -1):  # reverse topological: every consumer before the node it uses
+        if not nodes[i]._prev:
             continue
-        parents = node._prev
-        partials = tuple(node._op.derivative(*[p.data for p in parents], node.data))
-        for parent, partial in zip(parents, partials):  # the chain rule, as in the engine
-            grads[parent] = grads.get(parent, 0.0) + partial * grads[node]
-            uses[parent] -= 1
-            if uses[parent] == 0:
-                final.add(parent)
-        steps.append(Step(node, dict(grads), frozenset(final), partials))
+        partials = walk.step(i)
+        grads = {nodes[j]: g for j, g in enumerate(walk.grads) if g is not None}
+        final = frozenset(nodes[j] for j in range(len(nodes)) if walk.final(j))
+        steps.append(Step(nodes[i], grads, final, partials))
     return steps
 
 
 class Animation:
-    """A backward-pass animation: the page as ``html``, its number of ``frames``.
+    """A backward-pass animation: the page as ``html``, its number of ``frames``, the first frame as ``still`` (SVG).
 
-    ``save(path)`` writes the page (``path`` then says where); in Jupyter the object displays
-    itself inline, in an iframe, so its script and ids cannot clash with the notebook's.
+    ``save(path)`` writes the page (``path`` then says where); in Jupyter the object shows itself
+    inline, in an iframe (its script and ids cannot clash with the notebook's); an untrusted
+    notebook, which runs no script, shows the still picture of the first step and says how to play it.
 
     >>> Animation("<!DOCTYPE html><title>one step</title>", frames=1, height=300)
     <Animation of the backward pass: 1 frame>
     """
 
-    def __init__(self, page: str, frames: int, height: int) -> None:
+    def __init__(self, page: str, frames: int, height: int, still: str = "") -> None:
         self.html = page
         self.frames = frames
         self.height = height
+        self.still = still
         self.path: Path | None = None
 
     def save(self, path: str | Path) -> Path:
-        """Write the page to ``path`` (UTF-8) and return the path."""
+        """Write the page to ``path`` (UTF-8, replaced whole or not at all) and return the path."""
         self.path = write_atomic(path, self.html, who="Animation.save()")
         return self.path
 
     def _repr_html_(self) -> str:
-        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" sandbox="allow-scripts" '
-                f'style="width:100%;height:{self.height}px;border:0" title="backward pass"></iframe>')
+        if not self.still:
+            return (f"<iframe srcdoc='{srcdoc(self.html)}' sandbox=\"allow-scripts\" "
+                    f'style="width:100%;height:{self.height}px;border:0" title="backward pass"></iframe>')
+        return notebook_html(self.still, view="interactive", page_html=self.html, height=self.height,
+                             alt="the backward pass, step 1", note=STILL_NOTE)
 
     def __repr__(self) -> str:
         where = f", saved to {str(self.path)!r}" if self.path else ""
@@ -116,155 +171,333 @@ class Animation:
 
 
 def animate_backward(
-    root: Value, path: str | Path | None = None, *, rankdir: str = "LR", interval_ms: int = 1200,
-    max_nodes: int = MAX_NODES,
+    root: Value, path: str | Path | None = None, *, rankdir: str | None = None, collapse: str | None = None,
+    interval_ms: int = 1200, max_nodes: int = MAX_NODES,
 ) -> Animation:
-    """Animate the backward pass from ``root``: one SVG frame per step, with play/step controls.
+    """Animate the backward pass from ``root`` on its graph, with play and step controls.
 
     Writes the page to ``path`` when given; returns the :class:`Animation` (shown inline in
-    Jupyter). ``interval_ms`` is the time per frame when playing. The graph is laid out once per
-    frame with the same node sizes, so nothing moves between frames but the highlight and the
-    numbers. ``.grad`` is left as it was.
+    Jupyter). ``collapse="neuron"`` or ``"layer"`` steps a model neuron by neuron or layer by layer
+    on the folded drawing (see :func:`microgradx.viz.draw_graph`); without it every op node is a
+    step. ``rankdir`` as in ``draw_graph`` (by default "LR", "TB" with ``collapse``).
+    ``interval_ms`` is the time per step when playing; ``max_nodes`` caps the drawing's size
+    (:class:`~microgradx.viz.GraphTooLarge` above it). ``.grad`` is left as it was. Raises
+    ValueError when the root is a leaf (nothing to animate), and ``microgradx.ops.RuleError`` (a
+    TypeError) when a node's op has no derivative rule in the table (built by hand, micrograd-style).
 
     >>> from microgradx import Value
     >>> x = Value(0.5, label="x")
     >>> animate_backward((2 * x).tanh()).frames
     2
     """
-    viz.check_rankdir(rankdir)
+    viz._check_options(rankdir, collapse, max_nodes, None, "auto")
     whole_number(interval_ms, "interval_ms (milliseconds per frame)")
-    whole_number(max_nodes, "max_nodes")
-    nodes, _ = viz.trace(root)
-    drawn = viz.drawn_node_count(nodes)
-    if drawn > max_nodes:
-        raise viz.GraphTooLarge(f"the graph has {drawn} nodes, more than max_nodes={max_nodes} for an animation "
-                                "(one drawing per backward step): animate a smaller piece, such as one neuron on "
-                                "one example, or raise max_nodes=")
-    steps = backward_steps(root)
-    if not steps:
+    rankdir = rankdir or ("TB" if collapse else "LR")
+    nodes = viz.traced_nodes(root)
+    if not root._prev:
         raise ValueError("nothing to animate: the root is a leaf (a Value no op made), so backward has no steps; "
                          "pass the output of a computation")
-    frames, height = _frames(steps, nodes, rankdir)
-    title = root.label or (root._op.name if root._op else "")
-    animation = Animation(_page(frames, title, interval_ms), len(frames), height=min(height + 190, 900))
+    _check_rules(nodes)
+    if collapse:
+        groups = viz.neuron_groups(nodes)
+        folding = fold(nodes, {v: getattr(g, collapse) for v, g in groups.items()})
+        drawing: _Drawing = _FoldedDrawing(nodes, folding, groups, collapse)
+    else:
+        drawing = _FullDrawing(nodes)
+    if drawing.size() > max_nodes:
+        raise viz.GraphTooLarge(f"the graph has {drawing.size()} nodes, more than max_nodes={max_nodes} for an "
+                                "animation: pass collapse='neuron' or 'layer' to step a model neuron by neuron or "
+                                "layer by layer, animate a smaller piece (one example), or raise max_nodes=")
+    grad(root, nodes)  # the engine's own pass first: its errors name the op that fails
+    frames = drawing.frames()
+    svg = drawing.graph(rankdir, frames).svg()
+    title = f"Backward pass of {root.label or 'the output'}"
+    page_html = _page(svg, frames, drawing.initial, title, interval_ms)
+    animation = Animation(page_html, len(frames), height=640, still=svg)
     if path is not None:
         animation.save(path)
     return animation
 
 
-def _frames(steps: list[Step], nodes: list[Value], rankdir: str) -> tuple[list[str], int]:
-    """Each step drawn as inline SVG in its ``<div class="frame">``, and the tallest frame's height in pixels."""
-    index = {v: i for i, v in enumerate(nodes)}
-    texts = [[_grad_text(v, step)[0] for v in nodes] for step in steps]
-    # Each grad cell is as wide as its widest text in any frame, so the layout never moves.
-    widths = [max(len(t[i]) for t in texts) * 9 + 12 for i in range(len(nodes))]  # < 9 pt per char at 14 pt
-    frames, heights = [], []
-    for k, step in enumerate(steps):
-        svg = _clean_svg(_frame(k, step, nodes, index, widths, rankdir).pipe(format="svg", encoding="utf-8"))
-        match = re.search(r'height="([\d.]+)pt"', svg)
-        heights.append(float(match.group(1)) * 4 / 3 if match else 400.0)  # points to CSS pixels
-        frames.append(f'<div class="frame" id="frame-{k}" data-caption="{html.escape(_caption(k, steps), quote=True)}" '
-                      f"hidden>{svg}</div>")
-    return frames, int(max(heights))
+# -- what the page shows: one drawing, and per frame what changes ------------------------------------
 
 
-def _page(frames: list[str], title: str, interval_ms: int) -> str:
-    """The standalone page around the frames: title, controls, key and script."""
-    fields = {
-        "title": html.escape(f"Backward pass of {title}" if title else "Backward pass", quote=False),
-        "frames": "\n".join(frames),
-        "count": str(len(frames)),
-        "last": str(len(frames) - 1),
-        "interval": str(interval_ms),
-        "current": CURRENT, "receiving": RECEIVING,
-    }
-    # One pass with a function: text put in (labels in the SVG) is never scanned for {{...}} again,
-    # and backslashes in it are not read as regex escapes.
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: fields[m.group(1)], _PAGE)
+class Frame(NamedTuple):
+    """One step as the page plays it: the unit passing its gradient back, its inputs, the edges
+    the gradient flows along, the text of every unit whose gradient changed, and a caption."""
+
+    node: str
+    inputs: list[str]
+    edges: list[str]
+    texts: dict[str, tuple[list[str], bool]]  # unit -> (its grad lines, partial?)
+    caption: str
 
 
-def _grad_text(v: Value, step: Step) -> tuple[str, bool]:
-    """What a Value's grad cell shows after ``step``, and whether it is a partial sum."""
-    if v not in step.grads:
-        return "grad ?", False
-    return f"grad {fmt(step.grads[v])}", v not in step.final
+class _Drawing:
+    """What the full and the folded animation share: units (drawn nodes), their grad lines, frames."""
+
+    nodes: list[Value]
+    initial: dict[str, tuple[list[str], bool]]
+
+    def size(self) -> int:
+        raise NotImplementedError
+
+    def frames(self) -> list[Frame]:
+        raise NotImplementedError
+
+    def graph(self, rankdir: str, frames: list[Frame]) -> Graph:
+        raise NotImplementedError
 
 
-def _frame(k: int, step: Step, nodes: list[Value], index: dict[Value, int], widths: list[int],
-           rankdir: str) -> Graph:
-    """The graph after step ``k``; SVG ids carry the frame number, so frames can share a page."""
-    graph = Graph(name=f"step{k}", graph_attr={"rankdir": rankdir, "fontname": viz.FONT, "id": f"f{k}"},
-                  node_attr={"fontname": viz.FONT}, edge_attr={"arrowsize": "0.7", "color": "#9ca3af"})
-    receiving = set(step.node._prev)
-    for v in nodes:
-        i = index[v]
-        text, partial = _grad_text(v, step)
-        cell = f"<I>{html_text(text)}</I>" if partial else html_text(text)
-        if text == "grad ?":
-            cell = f'<FONT COLOR="#9ca3af">{cell}</FONT>'
-        state = "current" if v is step.node else "receiving" if v in receiving else ""
-        fill = CURRENT if state == "current" else RECEIVING if state == "receiving" else None
-        label = viz.value_table(v.label, [f"data {fmt(v.data)}", cell], fill=fill, widths=[0, widths[i]],
-                                color=FLOW if state else "black")  # one border width in all frames: one size
-        graph.node(f"v{i}", label, _attributes=viz.VALUE_NODE, id=f"f{k}-v{i}", **{"class": f"value {state}".strip()})
-        if v._prev:
-            op_style = {"fillcolor": CURRENT, "color": FLOW, "penwidth": "2"} if state == "current" else {}
-            graph.node(f"op{i}", viz.op_label(v), _attributes={**viz.OP_NODE, **op_style}, id=f"f{k}-op{i}")
-    current_op = f"op{index[step.node]}"
-    for e, ((tail, head), count) in enumerate(viz.drawn_edges(nodes, index, {}).items()):
-        flowing = {"color": FLOW, "penwidth": "2.5"} if current_op in (tail, head) else {}
-        graph.edge(tail, head, label=f"×{count}" if count > 1 else None, id=f"f{k}-e{e}", **flowing)
-    return graph
+def _grad_lines(g: float | None) -> list[str]:
+    return ["grad ?"] if g is None else [f"grad {fmt(g)}"]
+
+
+def _grad_cell(line: str, partial: bool, width: int) -> str:
+    text = html_text(line)
+    if line.endswith("?"):
+        text = f'<FONT COLOR="{UNKNOWN}">{text}</FONT>'
+    elif partial:
+        text = f"<I>{text}</I>"
+    return f'<TD WIDTH="{width}" HEIGHT="26" FIXEDSIZE="TRUE" ALIGN="LEFT">{text}</TD>'
+
+
+def _box(title: str, cells: list[str], grad_cells: list[str], vertical: bool, state: str, rounded: bool) -> str:
+    """A unit's table: every box has a background (white, or the highlight of the first frame),
+    so the page can recolour it; the grad cells have fixed widths."""
+    fill = CURRENT if state == "current" else RECEIVING if state == "receiving" else "white"
+    head = [f"<TD><B>{html_text(title)}</B></TD>"] if title else []
+    body = head + [f"<TD>{html_text(c)}</TD>" for c in cells] + grad_cells
+    rows = "".join(f"<TR>{c}</TR>" for c in body) if vertical else f"<TR>{''.join(body)}</TR>"
+    look = 'CELLBORDER="0" ROWS="*"' if vertical else 'CELLBORDER="1"'
+    shape = ' STYLE="ROUNDED"' if rounded else ""
+    border = FLOW if state else "black"
+    return (f'<<TABLE BORDER="1" COLOR="{border}" {look} CELLSPACING="0" CELLPADDING="4" BGCOLOR="{fill}"{shape}>'
+            f"{rows}</TABLE>>")
+
+
+class _FullDrawing(_Drawing):
+    """Every Value a box and every op a node; one step per op node, in the engine's order."""
+
+    def __init__(self, nodes: list[Value]) -> None:
+        self.nodes = nodes
+        self.index = {v: i for i, v in enumerate(nodes)}
+        self.edges = viz.drawn_edges(nodes, self.index, {})
+        self.edge_id = {pair: f"e{k}" for k, pair in enumerate(self.edges)}
+        self.initial = {f"v{i}": (_grad_lines(1.0 if i == len(nodes) - 1 else None), False) for i in range(len(nodes))}
+
+    def size(self) -> int:
+        return viz.drawn_node_count(self.nodes)
+
+    def frames(self) -> list[Frame]:
+        walk, frames = _Pass(self.nodes), []
+        order = [i for i in range(len(self.nodes) - 1, -1, -1) if self.nodes[i]._prev]
+        for k, i in enumerate(order):
+            g = walk.grads[i]
+            partials = walk.step(i)
+            node = self.nodes[i]
+            inputs = [self.index[p] for p in node._prev]
+            texts = {f"v{j}": (_grad_lines(walk.grads[j]), not walk.final(j)) for j in [i, *inputs]}
+            flowing = [e for (tail, head), e in self.edge_id.items() if f"op{i}" in (tail, head)]
+            adds = "; ".join(f"grad({_name(p)}) += {fmt(g or 0.0)} × {fmt(d)} = {fmt((g or 0.0) * d)}"
+                             for p, d in zip(node._prev, partials))
+            intro = "The output's gradient is 1 (d out / d out). " if k == 0 else ""
+            caption = (f"{intro}Step {k + 1} of {len(order)}: {_name(node)} has its full gradient {fmt(g or 0.0)} "
+                       f"and passes it back through {node._op.name} (gradient × local derivative): {adds}.")  # type: ignore[union-attr]
+            frames.append(Frame(f"v{i}", [f"v{j}" for j in inputs], flowing, texts, caption))
+        return frames
+
+    def graph(self, rankdir: str, frames: list[Frame]) -> Graph:
+        widths = _widths(self.initial, frames)
+        first = frames[0]
+        state = {**self.initial, **first.texts}
+        graph = _blank_graph(rankdir)
+
+        def add(target: Any, v: Value, title: str) -> None:
+            i = self.index[v]
+            unit = f"v{i}"
+            mark = "current" if unit == first.node else "receiving" if unit in first.inputs else ""
+            texts, partial = state[unit]
+            cells = [_grad_cell(t, partial, widths[unit]) for t in texts]
+            label = _box(title, [f"data {fmt(v.data)}"], cells, False, mark, False)
+            target.node(unit, label, _attributes=viz.VALUE_NODE, id=unit, **{"class": f"value {mark}".strip()})
+            if v._prev:
+                op_style = {"fillcolor": CURRENT, "color": FLOW, "penwidth": "2"} if mark == "current" else {}
+                op_class = "op current" if mark == "current" else "op"
+                target.node(f"op{i}", viz.op_label(v), _attributes={**viz.OP_NODE, **op_style, "class": op_class},
+                            id=f"op{i}")
+
+        groups = viz.neuron_groups(self.nodes)  # an nn model: its nodes in one box per neuron, as draw_graph does
+        for v in self.nodes:
+            if v not in groups:
+                add(graph, v, v.label)
+        viz.add_clusters(graph, self.nodes, groups, add)
+        for (tail, head), count in self.edges.items():
+            e = self.edge_id[tail, head]
+            flowing = {"color": FLOW, "penwidth": "2.5"} if e in first.edges else {}
+            graph.edge(tail, head, label=f"×{count}" if count > 1 else None, id=e,
+                       **{"class": "flow" if flowing else ""}, **flowing)
+        return graph
 
 
 def _name(v: Value) -> str:
     if v.label:
         return v.label
     if v._prev:
-        return f"the {v._op.name} result"
+        return f"the {v._op.name} result"  # type: ignore[union-attr]
     return f"the constant {fmt(v.data)}"
 
 
-def _caption(k: int, steps: list[Step]) -> str:
-    """Step ``k`` in words: which gradient is complete and what it adds to each input."""
-    step = steps[k]
-    node, g = step.node, step.grads[step.node]
-    intro = "The output's gradient is 1 (d out / d out). " if k == 0 else ""
-    adds = "; ".join(f"grad({_name(p)}) += {fmt(g)} × {fmt(d)} = {fmt(g * d)}"
-                     for p, d in zip(node._prev, step.partials))
-    return (f"{intro}Step {k + 1} of {len(steps)}: {_name(node)} has its full gradient {fmt(g)} and passes "
-            f"it back through {node._op.name} (gradient × local derivative): {adds}.")  # type: ignore[union-attr]
+class _FoldedDrawing(_Drawing):
+    """The folded drawing of ``draw_graph(root, collapse=...)``: one step per part with ops (a
+    group, or a role such as ``relu ×100``), all of its nodes passing their gradients back, in an
+    order where every part comes after the parts that use its values: that keeps the chain rule
+    valid part by part, since a node passes its gradient back only once it is complete."""
+
+    def __init__(self, nodes: list[Value], folding: Folding, groups: dict[Value, viz.Group], collapse: str) -> None:
+        self.nodes, self.folding = nodes, folding
+        self.boxes = viz.layer_box_members(folding, groups) if collapse == "neuron" else {}
+        self.edges = viz.bundled_edges(folding.edges, self.boxes)
+        parts = folding.parts
+        self.ops: list[list[int]] = [[] for _ in parts]  # each part's op nodes, the inner links of a + chain too
+        for i, k in enumerate(folding.part_of):
+            if k >= 0 and nodes[i]._prev:
+                self.ops[k].append(i)
+        # What a box sums up: a group's parameters (their gradients are what training uses), else its Values.
+        self.shown = [[i for i in part.members if not nodes[i]._prev] or part.members if part.kind == "group"
+                      else part.members for part in parts]
+        start = _Pass(nodes)
+        self.initial = {f"p{k}": self._lines(k, start) for k in range(len(parts))}
+
+    def _lines(self, k: int, walk: _Pass) -> tuple[list[str], bool]:
+        """Part k's gradient lines and whether they are partial: a single Value's gradient, or the
+        largest and the mean |grad| of what is known so far (``?`` before anything is)."""
+        shown = self.shown[k]
+        partial = not all(walk.final(i) for i in shown)
+        if len(shown) == 1:
+            return _grad_lines(walk.grads[shown[0]]), partial
+        known = [abs(g) for g in (walk.grads[i] for i in shown) if g is not None]
+        if not known:
+            return ["|grad| max ?", "mean ?"], False
+        return [f"|grad| max {fmt(max(known))}", f"mean {fmt(sum(known) / len(known))}"], partial
+
+    def size(self) -> int:
+        return viz.folded_node_count(self.folding)
+
+    def order(self) -> list[int]:
+        """The parts with ops, each after every part that uses its values (Kahn's algorithm, from the
+        root; among parts ready together, the one nearest the root first)."""
+        parts = self.folding.parts
+        users: list[set[int]] = [set() for _ in parts]
+        inputs: list[set[int]] = [set() for _ in parts]
+        for tail, head in self.folding.edges:
+            users[tail].add(head)
+            inputs[head].add(tail)
+        with_ops = [k for k in range(len(parts)) if self.ops[k]]
+        waiting = {k: len(users[k]) for k in with_ops}
+        nearest = {k: max(self.ops[k]) for k in with_ops}
+        ready = [k for k in with_ops if waiting[k] == 0]
+        order = []
+        while ready:
+            ready.sort(key=lambda m: nearest[m])
+            k = ready.pop()
+            order.append(k)
+            for j in inputs[k]:
+                if j in waiting:
+                    waiting[j] -= 1
+                    if waiting[j] == 0:
+                        ready.append(j)
+        if len(order) < len(with_ops):
+            stuck = [_part_name(parts[k]) for k in with_ops if k not in order][:2]
+            raise ValueError(f"cannot step this folded graph part by part: {' and '.join(stuck)} feed each other "
+                             "(a neuron or layer used on its own output?); animate it without collapse=")
+        return order
+
+    def frames(self) -> list[Frame]:
+        walk, frames, parts, part_of = _Pass(self.nodes), [], self.folding.parts, self.folding.part_of
+        order = self.order()
+        for n, k in enumerate(order):
+            touched = {k}
+            for i in sorted(self.ops[k], reverse=True):  # inside the part, the engine's order
+                walk.step(i)
+                touched.update(part_of[walk.index[p]] for p in self.nodes[i]._prev)
+            touched.discard(-1)  # constants, shown inside their op
+            inputs = sorted(touched - {k})
+            flowing = [f"e{m}" for m, edge in enumerate(self.edges) if any(head == k for _, head in edge.pairs)]
+            count = len(self.ops[k])
+            what = f"its {count} nodes pass their gradients" if count > 1 else "it passes its gradient"
+            names = ", ".join(_part_name(parts[j]) for j in inputs) or "no other node"
+            caption = (f"Step {n + 1} of {len(order)}: {_part_name(parts[k])} has its full gradient, and {what} "
+                       f"back (gradient × local derivative) to {names}.")
+            if n == 0:
+                caption = "The output's gradient is 1 (d out / d out). " + caption
+            texts = {f"p{j}": self._lines(j, walk) for j in sorted(touched)}
+            frames.append(Frame(f"p{k}", [f"p{j}" for j in inputs], flowing, texts, caption))
+        return frames
+
+    def graph(self, rankdir: str, frames: list[Frame]) -> Graph:
+        widths = _widths(self.initial, frames)
+        first = frames[0]
+        state = {**self.initial, **first.texts}
+        graph = _blank_graph(rankdir)
+
+        def add(target: Any, k: int, name: str) -> None:
+            part, unit = self.folding.parts[k], f"p{k}"
+            texts, partial = state[unit]
+            mark = "current" if unit == first.node else "receiving" if unit in first.inputs else ""
+            cells = [_grad_cell(t, partial, widths[unit]) for t in texts]
+            label = _box(viz.part_title(part, name), viz.part_rows(part, self.nodes), cells, True, mark,
+                         part.kind == "op")
+            target.node(unit, label, _attributes=viz.VALUE_NODE, id=unit, **{"class": f"value {mark}".strip()})
+
+        def edge_attributes(n: int, edge: viz.DrawnEdge) -> dict[str, str]:
+            flowing = f"e{n}" in first.edges
+            return {"id": f"e{n}", **({"class": "flow", "color": FLOW, "penwidth": "2.5"} if flowing else {})}
+
+        viz.layout_folded(graph, self.folding, self.boxes, add, edge_attributes)
+        return graph
 
 
-def _clean_svg(svg: str) -> str:
-    """Graphviz's SVG made fit to inline in HTML: no XML prolog, doctype, comments or namespace URLs."""
-    svg = re.sub(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<!--.*?-->", "", svg, flags=re.S)
-    for namespace in (' xmlns="http://www.w3.org/2000/svg"', ' xmlns:xlink="http://www.w3.org/1999/xlink"'):
-        svg = svg.replace(namespace, "")  # HTML puts <svg> in the SVG namespace by itself
-    return svg.strip()
+def _part_name(part: Any) -> str:
+    return viz.part_title(part, part.name) or "a leaf"
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{title}}</title>
-<link rel="icon" href="data:,">
-<style>
-  body { font-family: Helvetica, Arial, sans-serif; margin: 1em; color: #111827; }
-  h1 { font-size: 1.2em; margin: 0 0 .5em; }
-  #controls { display: flex; gap: .4em; align-items: center; flex-wrap: wrap; }
-  #controls button { font-size: 1em; padding: .3em .7em; cursor: pointer; }
-  #slider { flex: 1; min-width: 8em; }
-  #caption { min-height: 3em; margin: .6em 0; }
-  .key { font-size: .85em; color: #4b5563; }
-  .swatch { display: inline-block; width: .9em; height: .9em; border: 1px solid #b45309; vertical-align: middle; }
-  .frame svg { max-width: 100%; height: auto; }
-</style>
-</head>
-<body>
-<h1>{{title}}</h1>
+def _blank_graph(rankdir: str) -> Graph:
+    return Graph(graph_attr={"rankdir": rankdir, "fontname": viz.FONT, "bgcolor": "white"},
+                 node_attr={"fontname": viz.FONT}, edge_attr={**viz.EDGE, "color": "#9ca3af"})
+
+
+def _widths(initial: dict[str, tuple[list[str], bool]], frames: list[Frame]) -> dict[str, int]:
+    """Each unit's grad cells as wide as its widest text in any frame, so the layout never moves."""
+    longest = {unit: max(len(line) for line in texts) for unit, (texts, _) in initial.items()}
+    for frame in frames:
+        for unit, (texts, _) in frame.texts.items():
+            longest[unit] = max(longest[unit], *(len(line) for line in texts))
+    return {unit: n * 9 + 12 for unit, n in longest.items()}  # < 9 pt per character at 14 pt Helvetica
+
+
+# -- the page ------------------------------------------------------------------------------------------
+
+
+def _page(svg: str, frames: list[Frame], initial: dict[str, tuple[list[str], bool]], title: str,
+          interval_ms: int) -> str:
+    """The standalone page: the drawing once (in the state of step 1), each step's changes as data, and the player."""
+    data = {
+        "initial": initial,
+        "frames": [{"node": f.node, "inputs": f.inputs, "edges": f.edges, "texts": f.texts, "caption": f.caption}
+                   for f in frames],
+        "interval": interval_ms,
+    }
+    header = _HEADER.replace("{{title}}", html.escape(title, quote=False)).replace("{{count}}", str(len(frames)))
+    header = header.replace("{{last}}", str(len(frames) - 1)).replace("{{current}}", CURRENT)
+    header = header.replace("{{receiving}}", RECEIVING)
+    style = _STYLE.replace("CURRENT", CURRENT).replace("RECEIVING", RECEIVING).replace("FLOW", FLOW)
+    script = "var DATA = " + json_for_script(data) + ";\n" + _PLAYER.replace("UNKNOWN", UNKNOWN)
+    return page(svg, title=title, header=header, style=style, script=script,
+                hint="drag to pan · scroll or +/− to zoom · 0 fits · ← → step · space plays")
+
+
+_HEADER = """<h1>{{title}}</h1>
 <div id="controls">
   <button id="first" title="first step (Home)">&#xAB; first</button>
   <button id="prev" title="previous step (&#x2190;)">&#x25C0; step</button>
@@ -277,39 +510,85 @@ _PAGE = """<!DOCTYPE html>
 <p id="caption"></p>
 <p class="key"><span class="swatch" style="background:{{current}}"></span> passes its gradient back &nbsp;
 <span class="swatch" style="background:{{receiving}}"></span> its inputs receive a share &nbsp;
-grad ? = not reached yet &nbsp; <i>italic</i> = partial sum, more to come</p>
-{{frames}}
-<script>
-"use strict";
-(function () {
-  var frames = Array.prototype.slice.call(document.querySelectorAll(".frame"));
+grad ? = not reached yet &nbsp; <i>italic</i> = partial sum, more to come</p>"""
+
+# Colours by class, so one drawing serves every step; CSS overrides the colours Graphviz wrote for step 1.
+_STYLE = """  #controls { display: flex; gap: .4em; align-items: center; flex-wrap: wrap; }
+  #slider { flex: 1; min-width: 8em; }
+  #caption { min-height: 2.6em; max-height: 5.4em; overflow-y: auto; margin: .4em 0 .2em; }
+  .key { font-size: .85em; color: #4b5563; margin: 0; }
+  .swatch { display: inline-block; width: .9em; height: .9em; border: 1px solid FLOW; vertical-align: middle; }
+  #stage g.node.value > :not(title):not(text) { stroke: #000000; }
+  #stage g.node.value > :nth-child(2) { fill: #ffffff; stroke: none; }
+  #stage g.node.value.current > :nth-child(2) { fill: CURRENT; }
+  #stage g.node.value.receiving > :nth-child(2) { fill: RECEIVING; }
+  #stage g.node.value.current > :not(title):not(text):not(:nth-child(2)),
+  #stage g.node.value.receiving > :not(title):not(text):not(:nth-child(2)) { stroke: FLOW; }
+  #stage g.node.op > ellipse { fill: #f3f4f6; stroke: #6b7280; stroke-width: 1; }
+  #stage g.node.op.current > ellipse { fill: CURRENT; stroke: FLOW; stroke-width: 2; }
+  #stage g.edge > path { stroke: #9ca3af; stroke-width: 1; }
+  #stage g.edge > polygon { fill: #9ca3af; stroke: #9ca3af; }
+  #stage g.edge.flow > path { stroke: FLOW; stroke-width: 2.5; }
+  #stage g.edge.flow > polygon { fill: FLOW; stroke: FLOW; }"""
+
+_PLAYER = r"""(function () {
+  var frames = DATA.frames, units = {};
+  Object.keys(DATA.initial).forEach(function (id) {  // each unit: its box, its op node, its gradient's lines
+    var g = document.getElementById(id), texts = g.querySelectorAll("text"), n = DATA.initial[id][0].length;
+    units[id] = { g: g, lines: Array.prototype.slice.call(texts, texts.length - n),
+                  op: document.getElementById("op" + id.slice(1)) };
+  });
   var play = document.getElementById("play"), slider = document.getElementById("slider");
   var counter = document.getElementById("counter"), caption = document.getElementById("caption");
-  var current = 0, timer = null, interval = {{interval}};
-  function show(i) {
+  var current = 0, timer = null;
+  function write(id, entry) {
+    var unit = units[id];
+    entry[0].forEach(function (line, j) {
+      var text = unit.lines[j], unknown = line.slice(-1) === "?";
+      text.textContent = line;
+      text.setAttribute("font-style", entry[1] && !unknown ? "italic" : "normal");
+      text.setAttribute("fill", unknown ? "UNKNOWN" : "#000000");
+    });
+  }
+  function mark(element, name, on) { if (element) { element.classList.toggle(name, on); } }
+  function show(i, ms) {
     i = Math.max(0, Math.min(frames.length - 1, i));
-    frames[current].hidden = true;
-    frames[i].hidden = false;
+    Object.keys(DATA.initial).forEach(function (id) { write(id, DATA.initial[id]); });
+    for (var k = 0; k <= i; k++) {
+      Object.keys(frames[k].texts).forEach(function (id) { write(id, frames[k].texts[id]); });
+    }
+    var frame = frames[i], inputs = {};
+    frame.inputs.forEach(function (id) { inputs[id] = true; });
+    Object.keys(units).forEach(function (id) {
+      mark(units[id].g, "current", id === frame.node);
+      mark(units[id].op, "current", id === frame.node);
+      mark(units[id].g, "receiving", inputs[id] === true);
+    });
+    var flowing = {};
+    frame.edges.forEach(function (id) { flowing[id] = true; });
+    document.querySelectorAll("#stage g.edge").forEach(function (e) { mark(e, "flow", flowing[e.id] === true); });
     current = i;
     slider.value = String(i);
     counter.textContent = "step " + (i + 1) + " of " + frames.length;
-    caption.textContent = frames[i].getAttribute("data-caption");
+    caption.textContent = frame.caption;
+    var focus = [units[frame.node].g].concat(units[frame.node].op ? [units[frame.node].op] : []);
+    view.show(focus, frame.inputs.map(function (id) { return units[id].g; }), ms);
   }
   function pause() {
     if (timer !== null) { clearInterval(timer); timer = null; }
-    play.textContent = "\\u25B6 play";
+    play.textContent = "\u25B6 play";
     play.setAttribute("aria-pressed", "false");
   }
   function start() {
-    if (current === frames.length - 1) { show(0); }
+    if (current === frames.length - 1) { show(0, 300); }
     timer = setInterval(function () {
-      if (current >= frames.length - 1) { pause(); } else { show(current + 1); }
-    }, interval);
-    play.textContent = "\\u25AE\\u25AE pause";
+      if (current >= frames.length - 1) { pause(); } else { show(current + 1, 300); }
+    }, DATA.interval);
+    play.textContent = "\u25AE\u25AE pause";
     play.setAttribute("aria-pressed", "true");
   }
   function toggle() { if (timer === null) { start(); } else { pause(); } }
-  function stepTo(i) { pause(); show(i); }
+  function stepTo(i) { pause(); show(i, 300); }
   play.addEventListener("click", toggle);
   document.getElementById("prev").addEventListener("click", function () { stepTo(current - 1); });
   document.getElementById("next").addEventListener("click", function () { stepTo(current + 1); });
@@ -317,14 +596,10 @@ grad ? = not reached yet &nbsp; <i>italic</i> = partial sum, more to come</p>
   document.getElementById("last").addEventListener("click", function () { stepTo(frames.length - 1); });
   slider.addEventListener("input", function () { stepTo(Number(slider.value)); });
   document.addEventListener("keydown", function (event) {
-    if (event.target === slider) { return; }
+    if (event.target === slider || event.ctrlKey || event.metaKey || event.altKey) { return; }
     var keys = { ArrowLeft: current - 1, ArrowRight: current + 1, Home: 0, End: frames.length - 1 };
     if (event.key === " ") { event.preventDefault(); toggle(); }
     else if (event.key in keys) { event.preventDefault(); stepTo(keys[event.key]); }
   });
-  show(0);
-})();
-</script>
-</body>
-</html>
-"""
+  show(0, 0);
+})();"""

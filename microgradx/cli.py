@@ -154,7 +154,7 @@ def draw(expression: str, assignments: Sequence[str], output: str | None = None,
         raise ValueError(f"--set gives {', '.join(unused)}, which the expression does not use (it uses {uses}); "
                          "check the spelling")
     y.backward()
-    limit = {} if max_nodes is None else {"max_nodes": max_nodes}
+    limit: dict[str, Any] = {} if max_nodes is None else {"max_nodes": max_nodes}
     if kind == "html":
         animate_backward(y, path, rankdir=rankdir, **limit)
     else:

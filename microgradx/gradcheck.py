@@ -184,16 +184,24 @@ class GradcheckReport:
         return self.text
 
     def _repr_html_(self) -> str:
+        # Every colour is set, text and background, on every cell: a notebook's theme (dark ones set
+        # light text, and stripe table rows) never leaves light text on the pink of a FAIL row.
         header, body = self._cells()
-        colors = {"ok": "", "FAIL": ' style="background:#fdd"', "kink": ' style="background:#ffd"'}
-        cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        rows = [f"<tr>{cells}</tr>"]
+        looks = {"ok": ("#111827", "#ffffff"), "FAIL": ("#7f1d1d", "#fee2e2"), "kink": ("#713f12", "#fef9c3")}
+        cell = "padding:2px 8px;border:1px solid #d1d5db;text-align:left;color:{};background:{}"
+        heads = "".join(f'<th style="{cell.format("#111827", "#f3f4f6")}">{html.escape(h)}</th>' for h in header)
+        rows = [f"<tr>{heads}</tr>"]
         for row, line in zip(self.rows, body):
-            tds = "".join(f"<td>{html.escape(cell)}</td>" for cell in line)
-            rows.append(f"<tr{colors.get(row.status, '')}>{tds}</tr>")
-        notes = "".join(f"<li><b>{html.escape(inputs)}</b>: {html.escape(note)}</li>" for inputs, note in self._notes())
-        return (f"<p>{html.escape(self.headline())}</p><table>{''.join(rows)}</table>"
-                + (f"<ul>{notes}</ul>" if notes else ""))
+            style = cell.format(*looks.get(row.status, looks["ok"]))
+            rows.append("<tr>" + "".join(f'<td style="{style}">{html.escape(c)}</td>' for c in line) + "</tr>")
+        ink = "color:#111827"
+        notes = "".join(f'<li style="{ink}"><b style="{ink}">{html.escape(inputs)}</b>: {html.escape(note)}</li>'
+                        for inputs, note in self._notes())
+        box = "color:#111827;background:#ffffff;padding:6px 8px;border-radius:4px;display:inline-block"
+        return (f'<div class="microgradx-gradcheck" style="{box}"><p style="margin:0 0 .4em;color:#111827">'
+                f"{html.escape(self.headline())}</p>"
+                f'<table style="border-collapse:collapse;color:#111827;background:#ffffff">{"".join(rows)}</table>'
+                + (f'<ul style="margin:.4em 0 0;color:#111827">{notes}</ul>' if notes else "") + "</div>")
 
 
 # -- the public checks ------------------------------------------------------------------------------

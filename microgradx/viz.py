@@ -31,6 +31,8 @@ never read as markup; the output is deterministic (nodes are numbered in travers
 
 from __future__ import annotations
 
+import base64
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -41,16 +43,23 @@ import graphviz
 
 from ._checks import whole_number
 from ._files import write_atomic
-from .engine import Value, _reverse_topological
+from .engine import Value
+from .fold import Folding, Part, fold, natural_key, trace_nodes
+from .htmlview import natural_size, notebook_html, page
 
 __all__ = [
     "MAX_NODES", "Graph", "GraphTooLarge", "GraphvizNotFound", "draw_dot", "draw_graph", "save", "trace",
 ]
 
+AUTO_INTERACTIVE_PX = 2000  # wider than this, text scaled to a ~1000 px notebook output is under half size
+PNG_PIXELS = 1_000_000  # the PNG beside the SVG in a notebook: enough for a code host, small in the file
+STILL_NOTE = ("A still picture: run the cell (or trust the notebook) to pan and zoom, "
+              "or save(graph, 'graph.html') and open that.")
 MAX_NODES = 500  # above this, dot can take minutes (a random 750-node graph: 11 s, 1500: 3 min)
 RANKDIRS = ("LR", "TB", "RL", "BT")
 COLLAPSE_MODES = ("neuron", "layer")
-SAVE_FORMATS = ("svg", "png", "pdf", "dot")
+SAVE_FORMATS = ("svg", "png", "pdf", "dot", "html")
+VIEWS = ("auto", "fit", "natural", "interactive")
 FONT = "Helvetica"
 
 # -- errors --------------------------------------------------------------------------------------------
@@ -76,12 +85,15 @@ class GraphTooLarge(ValueError):
 
 
 class Graph(graphviz.Digraph):
-    """A :class:`graphviz.Digraph` that explains how to install Graphviz when ``dot`` is missing.
+    """A :class:`graphviz.Digraph` that shows itself well in notebooks and explains how to install Graphviz.
 
-    Everything else is graphviz's: ``.source`` (the DOT text, which needs no ``dot``), ``.pipe()``,
-    ``.render()``, and inline SVG display in Jupyter. ``.render()`` writes graphviz's way, the DOT
-    source beside the picture and each file in place; :func:`save` writes the one file you name
-    whole or not at all, keeping an existing file's permissions (see :mod:`microgradx._files`).
+    Everything of graphviz's is there: ``.source`` (the DOT text, which needs no ``dot``),
+    ``.pipe()``, ``.render()``. In Jupyter it shows as a picture that fits the output (see
+    ``view`` in :func:`draw_graph`; set ``graph.view`` to change it), with a PNG beside it for
+    viewers that show no HTML. ``.render()`` writes graphviz's way, the DOT source beside the
+    picture and each file in place; :func:`save` writes the one file you name whole or not at all,
+    keeping an existing file's permissions (see :mod:`microgradx._files`); ``.html`` gives the
+    pan-and-zoom page.
 
     >>> g = Graph()
     >>> g.node("a")
@@ -90,6 +102,9 @@ class Graph(graphviz.Digraph):
         a
     }
     """
+
+    view = "auto"
+    title = "Computation graph"
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -103,11 +118,55 @@ class Graph(graphviz.Digraph):
         except graphviz.ExecutableNotFound as error:
             raise GraphvizNotFound() from error
 
-    def _repr_mimebundle_(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def svg(self) -> str:
+        """The drawing as SVG text (laid out once per DOT text: asked again, it is not redrawn)."""
+        cache = getattr(self, "_svg_cache", None)
+        if cache is None or cache[0] != self.source:
+            cache = (self.source, self.pipe(format="svg", encoding="utf-8"))
+            self._svg_cache = cache
+        return cache[1]
+
+    def png(self, max_pixels: int = PNG_PIXELS) -> bytes:
+        """The drawing as a PNG of at most ``max_pixels`` pixels (96 dpi, or less for a large drawing)."""
+        width, height = natural_size(self.svg())  # at 96 dpi
+        dpi = 96 * min(1.0, math.sqrt(max_pixels / max(width * height, 1.0)))
+        copy = self.copy()
+        copy.graph_attr["dpi"] = f"{max(dpi, 12):.1f}"
+        return copy.pipe(format="png")  # type: ignore[no-any-return]
+
+    def shown_as(self) -> str:
+        """How a notebook shows it: ``view``, with "auto" settled ("fit", or "interactive" when
+        scaled to a notebook's width its text would be too small to read)."""
+        if self.view != "auto":
+            return self.view
+        width, height = natural_size(self.svg())
+        return "interactive" if width > AUTO_INTERACTIVE_PX or height > 2 * AUTO_INTERACTIVE_PX else "fit"
+
+    def page(self) -> str:
+        """The standalone pan-and-zoom page of the drawing (what ``save(graph, "g.html")`` writes)."""
+        return page(self.svg(), title=self.title, header=f"<h1>{html_text(self.title)}</h1>")
+
+    def _repr_mimebundle_(self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
+                          **_: Any) -> dict[str, Any]:
         try:
-            return super()._repr_mimebundle_(*args, **kwargs)
+            svg = self.svg()
         except GraphvizNotFound as error:  # in a notebook: the advice instead of a traceback
             return {"text/plain": str(error)}
+        view = self.shown_as()
+        bundle: dict[str, Any] = {
+            "text/html": notebook_html(svg, view=view, page_html=self.page() if view == "interactive" else None,
+                                       alt=self.title, note=STILL_NOTE),
+            "image/png": base64.b64encode(self.png()).decode("ascii"),  # for viewers that show no HTML or SVG
+            "text/plain": repr(self),
+        }
+        if include is not None and "image/svg+xml" in include:
+            bundle["image/svg+xml"] = svg
+        wanted = set(bundle) if include is None else set(include)
+        return {kind: data for kind, data in bundle.items() if kind in wanted and kind not in set(exclude or ())}
+
+    def __repr__(self) -> str:
+        nodes = len(re.findall(r"^\s*(?!graph |node |edge )\w+ \[", self.source, flags=re.M))
+        return f"<{self.title}: {nodes} nodes; shown as a picture in Jupyter, or save(graph, 'graph.svg')>"
 
 
 # -- walking the graph -------------------------------------------------------------------------------
@@ -128,17 +187,22 @@ def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
     >>> len(edges)
     4
     """
+    nodes = traced_nodes(root)
+    return nodes, [(parent, node) for node in nodes for parent in node._prev]
+
+
+def traced_nodes(root: Value) -> list[Value]:
+    """The nodes of :func:`trace` without the edges, after checking that ``root`` and the labels can be drawn."""
     if not isinstance(root, Value):
         hint = "; to draw several outputs, draw one Value that uses them (e.g. their sum or the loss)"
         raise TypeError(f"expected a Value (the output of a computation), got {type(root).__name__}"
                         + (hint if isinstance(root, (list, tuple)) else ""))
-    nodes = _reverse_topological(root, constants=True)[::-1]
+    nodes = trace_nodes(root)
     for v in nodes:  # Value() makes every label text, but .label can be reassigned to anything
-        if not isinstance(v.label, str):
+        if type(v.label) is not str and not isinstance(v.label, str):
             raise TypeError(f"a label must be text, got {v.label!r} ({type(v.label).__name__}) on {v!r}; "
                             "use label='' for none, or str() for a number")
-    edges = [(parent, node) for node in nodes for parent in node._prev]
-    return nodes, edges
+    return nodes
 
 
 # -- numbers, text and colours -------------------------------------------------------------------------
@@ -153,9 +217,10 @@ def _grad_of(v: Value) -> float:
 def fmt(x: float) -> str:
     """A number the way the graphs show it: 4 decimals, or scientific when tiny or huge.
 
-    >>> fmt(0.5), fmt(-1234.5), fmt(3e-7), fmt(0.0)
+    >>> fmt(0.5), fmt(-1234.5), fmt(3e-7), fmt(-0.0)
     ('0.5000', '-1234.5000', '3.000e-07', '0.0000')
     """
+    x += 0.0  # -0.0 becomes 0.0: a gradient of "-0.0000" would read as a tiny negative number
     return f"{x:.4f}" if x == 0 or 1e-3 <= abs(x) < 1e5 else f"{x:.3e}"
 
 
@@ -248,12 +313,14 @@ def text_color(fill: str) -> str:
 
 def value_table(
     title: str, cells: Iterable[str], *, fill: str | None = None, border: int = 1,
-    color: str = "black", widths: Iterable[int | None] = (),
+    color: str = "black", widths: Iterable[int | None] = (), vertical: bool = False, rounded: bool = False,
 ) -> str:
     """The HTML-like label of a Value's box: an optional bold title cell, then the ``cells``.
 
     ``title`` is the user's text (escaped here); ``cells`` are escaped already. ``widths`` fixes
     the width of the cells (in points) so that frames of an animation keep their layout.
+    ``vertical=True`` stacks the cells in rows (a folded node's longer lines), else they sit in one
+    row; ``rounded=True`` rounds the corners (an op's box in a folded graph).
     """
     font_open, font_close = "", ""
     if fill:
@@ -265,8 +332,11 @@ def value_table(
         size = f' WIDTH="{width}" HEIGHT="26" FIXEDSIZE="TRUE"' if width else ""
         row.append(f"<TD{size}>{font_open}{cell}{font_close}</TD>")
     bg = f' BGCOLOR="{fill}"' if fill else ""
-    return (f'<<TABLE BORDER="{border}" COLOR="{color}" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4"{bg}>'
-            f'<TR>{"".join(row)}</TR></TABLE>>')
+    rows = "".join(f"<TR>{cell}</TR>" for cell in row) if vertical else f'<TR>{"".join(row)}</TR>'
+    shape = ' STYLE="ROUNDED"' if rounded else ""
+    cells_look = 'CELLBORDER="0" ROWS="*"' if vertical else 'CELLBORDER="1"'  # rows: a rule between them
+    return (f'<<TABLE BORDER="{border}" COLOR="{color}" {cells_look} CELLSPACING="0" CELLPADDING="4"{bg}{shape}>'
+            f"{rows}</TABLE>>")
 
 
 def number_cells(v: Value, show_grad: bool) -> list[str]:
@@ -291,8 +361,9 @@ def op_label(v: Value) -> str:
 
 
 VALUE_NODE = {"shape": "plaintext", "margin": "0"}
+EDGE = {"arrowsize": "0.7", "color": "#4b5563", "fontname": FONT, "fontsize": "11"}
 OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f3f4f6", "color": "#6b7280",
-           "fontsize": "11", "margin": "0.02", "height": "0.3", "class": "op"}
+           "fontsize": "11", "margin": "0.02", "height": "0.3", "width": "0.3", "class": "op"}
 
 
 # -- neurons and layers from the parameters' dotted names ---------------------------------------------
@@ -348,7 +419,7 @@ def neuron_groups(nodes: Iterable[Value]) -> dict[Value, Group]:
 
 def draw_graph(
     root: Value,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
     show_grad: bool = True,
     *,
     format: str = "svg",
@@ -357,14 +428,22 @@ def draw_graph(
     clusters: bool = True,
     collapse: str | None = None,
     max_nodes: int = MAX_NODES,
+    view: str = "auto",
 ) -> Graph:
-    """The computation graph behind ``root`` as a Graphviz digraph (shown as SVG in Jupyter).
+    """The computation graph behind ``root`` as a Graphviz digraph (shown as a picture in Jupyter).
 
-    ``rankdir`` is "LR" (left to right) or "TB" (top to bottom); ``show_grad=False`` leaves the
-    gradients out. ``heatmap=True`` colours each Value by |grad| on a log scale and adds a legend;
-    ``highlight_below=t`` frames the Values whose |grad| < t. Parameters of an nn model are grouped
-    by neuron and layer (``clusters=False`` turns that off); ``collapse="neuron"`` or ``"layer"``
-    draws each neuron or layer as one node. ``max_nodes`` caps the size of the drawing.
+    ``rankdir`` is "LR" (left to right), "TB" (top to bottom), "RL" or "BT"; by default "LR" (as
+    micrograd draws), and "TB" with ``collapse`` (a model reads top down, and a tall picture fits a
+    notebook's width). ``show_grad=False`` leaves the gradients out. ``heatmap=True`` colours each
+    Value by |grad| on a log scale and adds a legend; ``highlight_below=t`` frames the Values whose
+    |grad| < t. Parameters of an nn model are grouped by neuron and layer (``clusters=False`` turns
+    that off). ``collapse="neuron"`` or
+    ``"layer"`` draws each neuron or layer as one node and folds a batch: what repeats once per
+    example (inputs, targets, the loss's ops) is one node per role, ``x0 ×100`` (see
+    :mod:`microgradx.fold` for what folds). ``max_nodes`` caps the size of the drawing (raises
+    :class:`GraphTooLarge` above it). ``view`` says how Jupyter shows it: "fit" (scaled down to the
+    output's width, never up; click for the natural size), "natural", "interactive" (pan and zoom),
+    or "auto": "fit" unless the text would be too small to read, then "interactive".
 
     >>> from microgradx import Value
     >>> y = Value(2.0, label="x") * 3
@@ -372,17 +451,23 @@ def draw_graph(
     >>> g.source.count("data "), g.source.count("grad ")
     (3, 0)
     """
-    _check_options(rankdir, collapse, max_nodes, highlight_below)
-    nodes, _ = trace(root)
-    index = {v: i for i, v in enumerate(nodes)}
+    _check_options(rankdir, collapse, max_nodes, highlight_below, view)
+    rankdir = rankdir or ("TB" if collapse else "LR")
+    nodes = traced_nodes(root)
     groups = neuron_groups(nodes) if clusters or collapse else {}
-    members = _members(nodes, groups, collapse) if collapse else {}  # collapsed box -> its Values
-    box = {v: f"g{k}" for k, vs in enumerate(members.values()) for v in vs}  # Value -> its collapsed box
-    drawn = len(members) + drawn_node_count(v for v in nodes if v not in box)
+    folding = fold(nodes, {v: getattr(g, collapse) for v, g in groups.items()}) if collapse else None
+    drawn = folded_node_count(folding) if folding else drawn_node_count(nodes)
     if drawn > max_nodes:
         raise GraphTooLarge(_too_large_message(drawn, max_nodes, bool(groups), collapse))
 
-    magnitudes = [abs(_grad_of(v)) for v in nodes] if heatmap else []
+    graph = Graph(format=format, graph_attr={"rankdir": rankdir, "fontname": FONT, "bgcolor": "white"},
+                  node_attr={"fontname": FONT}, edge_attr=EDGE)
+    graph.view = view
+    graph.title = f"Graph of {root.label or 'the output'}"
+    stats = _part_stats(folding, nodes) if folding else []
+    magnitudes: list[float] = []
+    if heatmap:  # the colours span what is coloured: each Value, or each folded node's max |grad|
+        magnitudes = [s.max for s in stats] if folding else [abs(_grad_of(v)) for v in nodes]
     # With no nonzero finite gradient (say, before backward()) there is no range to span: the boxes
     # are still coloured (grey for 0) and the legend says why, rather than the option doing nothing.
     scale = (HeatScale.of(magnitudes) or HeatScale(0, 1)) if heatmap else None
@@ -392,6 +477,24 @@ def draw_graph(
         return {"fill": scale.color(magnitude) if scale else None, "border": 3 if below else 1,
                 "color": BELOW_COLOR if below else "black"}
 
+    if folding:
+        _draw_folded(graph, nodes, folding, stats, groups, collapse == "neuron" and clusters, show_grad, style)
+    else:
+        _draw_full(graph, nodes, groups, show_grad, style)
+    if scale or highlight_below is not None:
+        graph.node("legend", _legend(scale, highlight_below, magnitudes), _attributes=VALUE_NODE,
+                   **{"class": "legend"})
+    return graph
+
+
+Style = Callable[[float], dict[str, Any]]
+
+
+def _draw_full(graph: Graph, nodes: list[Value], groups: dict[Value, Group], show_grad: bool, style: Style) -> None:
+    """Every Value a box and every op a node; an nn model's nodes in one box per neuron and layer."""
+    graph.attr(ranksep="0.3")  # a small op node between two boxes needs less room: the picture is narrower
+    index = {v: i for i, v in enumerate(nodes)}
+
     def add_value(target: graphviz.Digraph, v: Value, title: str) -> None:
         s = style(abs(_grad_of(v)))
         target.node(f"v{index[v]}", value_table(title, number_cells(v, show_grad), **s), _attributes=VALUE_NODE,
@@ -399,37 +502,191 @@ def draw_graph(
         if v._prev:
             target.node(f"op{index[v]}", op_label(v), _attributes=OP_NODE)
 
-    graph = Graph(format=format, graph_attr={"rankdir": rankdir, "fontname": FONT},
-                  node_attr={"fontname": FONT}, edge_attr={"arrowsize": "0.7", "color": "#4b5563"})
     for v in nodes:
         if v not in groups:
             add_value(graph, v, v.label)
-    if collapse:
-        for k, (key, vs) in enumerate(members.items()):
-            params = [v for v in vs if not v._prev]
-            magnitude = _largest(abs(_grad_of(p)) for p in params)
-            cells = [f"{len(params)} parameters, {len(vs)} nodes"]
-            if show_grad:
-                cells.append(f"max |grad| {fmt(magnitude)}")
-            graph.node(f"g{k}", value_table(key, cells, **style(magnitude)), _attributes=VALUE_NODE,
-                       **{"class": f"group {collapse}"})
-    else:
-        _add_clusters(graph, nodes, groups, add_value)
-    for (tail, head), count in drawn_edges(nodes, index, box).items():
+    add_clusters(graph, nodes, groups, add_value)
+    for (tail, head), count in drawn_edges(nodes, index, {}).items():
         graph.edge(tail, head, label=f"×{count}" if count > 1 else None)
-    if scale or highlight_below is not None:
-        graph.node("legend", _legend(scale, highlight_below, magnitudes), _attributes=VALUE_NODE,
-                   **{"class": "legend"})
-    return graph
 
 
-def _members(nodes: list[Value], groups: dict[Value, Group], collapse: str) -> dict[str, list[Value]]:
-    """The Values of each neuron or layer (``collapse``), in traversal order."""
-    members: dict[str, list[Value]] = {}
-    for v in nodes:
-        if v in groups:
-            members.setdefault(getattr(groups[v], collapse), []).append(v)
-    return members
+class PartStats(NamedTuple):
+    """The |grad| of a folded node: the largest and the mean over its Values (a group: its parameters)."""
+
+    max: float
+    mean: float
+
+
+def _part_stats(folding: Folding, nodes: list[Value]) -> list[PartStats]:
+    stats = []
+    for part in folding.parts:
+        members = [nodes[i] for i in part.members]
+        if part.kind == "group":
+            members = [v for v in members if not v._prev] or members
+        magnitudes = [abs(_grad_of(v)) for v in members]
+        stats.append(PartStats(_largest(magnitudes), math.fsum(magnitudes) / len(magnitudes)))
+    return stats
+
+
+def _draw_folded(graph: Graph, nodes: list[Value], folding: Folding, stats: list[PartStats],
+                 groups: dict[Value, Group], layer_boxes: bool, show_grad: bool, style: Style) -> None:
+    """One box per part (a group, or a role such as ``relu ×100``), neurons inside one box per layer.
+
+    An op and its result are one box here (the op names the box), which halves the depth of the
+    drawing. Edges say how many real edges they stand for.
+    """
+    def add(target: graphviz.Digraph, k: int, name: str) -> None:
+        _add_part(target, k, folding.parts[k], nodes, stats[k], show_grad, style, name)
+
+    layout_folded(graph, folding, layer_box_members(folding, groups) if layer_boxes else {}, add)
+
+
+def layer_box_members(folding: Folding, groups: dict[Value, Group]) -> dict[str, list[int]]:
+    """{layer name: the parts of its neurons}, for drawing the neurons inside one box per layer."""
+    layer_of = {g.neuron: g.layer for g in groups.values()}
+    boxes: dict[str, list[int]] = {}
+    for k, part in enumerate(folding.parts):
+        if part.kind == "group" and part.name in layer_of:
+            boxes.setdefault(layer_of[part.name], []).append(k)
+    return boxes
+
+
+def layout_folded(graph: graphviz.Digraph, folding: Folding, boxes: dict[str, list[int]],
+                  add: Callable[[graphviz.Digraph, int, str], None],
+                  edge_attributes: Callable[[int, DrawnEdge], dict[str, str]] | None = None) -> list[DrawnEdge]:
+    """Lay out a folded graph: ``add(target, k, name)`` draws part k's box (named ``p<k>``) in
+    ``target``; the parts listed in ``boxes`` go inside one box per layer, side by side in order
+    (with their short names); then the edges, bundled (:func:`bundled_edges`), with
+    ``edge_attributes(n, edge)`` added to the n-th. Returns the drawn edges."""
+    in_box = {k for members in boxes.values() for k in members}
+    for k, part in enumerate(folding.parts):
+        if k not in in_box:
+            add(graph, k, part.name)
+    clusters = {}
+    for j, (layer, members) in enumerate(boxes.items()):
+        clusters[layer] = f"cluster_{j}"
+        with graph.subgraph(name=f"cluster_{j}") as box:
+            box.attr(label=f"<<B>{html_text(layer)}</B>>", labeljust="l", style="rounded,filled",
+                     fillcolor="#f3f4f6", color="#9ca3af", fontname=FONT)
+            with box.subgraph() as row:  # side by side, in order: invisible edges within a rank keep it
+                row.attr(rank="same")
+                for k in members:
+                    add(row, k, folding.parts[k].name[len(layer) + 1:])
+                # A flat edge puts its tail first across the page, which with ranks running sideways is
+                # bottom to top: chain them backwards there, so neuron 0 is on top.
+                chain = members if graph.graph_attr.get("rankdir", "TB") in ("TB", "BT") else members[::-1]
+                for a, b in itertools.pairwise(chain):
+                    row.edge(f"p{a}", f"p{b}", style="invis")
+    if boxes:
+        graph.attr(compound="true")  # edges may end at a layer box's border
+    edges = bundled_edges(folding.edges, boxes)
+    for n, edge in enumerate(edges):
+        ends = {}
+        if edge.from_box:
+            ends["ltail"] = clusters[edge.from_box]
+        if edge.to_box:
+            ends["lhead"] = clusters[edge.to_box]
+        extra = edge_attributes(n, edge) if edge_attributes else {}
+        graph.edge(f"p{edge.tail}", f"p{edge.head}", label=f"×{edge.uses}" if edge.uses > 1 else None,
+                   **ends, **extra)
+    return edges
+
+
+class DrawnEdge(NamedTuple):
+    """An edge of a folded drawing: from part ``tail`` to part ``head``, standing for ``count`` real
+    edges (``uses``), clipped at the layer box ``from_box``/``to_box`` ("" for none) when it bundles
+    the edges ``pairs`` (the (tail, head) pairs of parts it stands for)."""
+
+    tail: int
+    head: int
+    uses: int
+    from_box: str
+    to_box: str
+    pairs: tuple[tuple[int, int], ...]
+
+
+def bundled_edges(edges: dict[tuple[int, int], int], boxes: dict[str, list[int]]) -> list[DrawnEdge]:
+    """The edges to draw between parts, bundled along layer boxes, as TensorBoard bundles edges
+    along clusters: a dense layer is one line from box to box, not a mesh of 256.
+
+    ``boxes`` maps a box's name to its parts. All the edges between two units (a box, or a part
+    outside every box) become one when they connect every part of the one to every part of the
+    other; it runs between middle members and is clipped at the boxes' borders.
+
+    >>> [(e.tail, e.head, e.uses, e.to_box) for e in bundled_edges({(0, 1): 100, (0, 2): 100, (3, 4): 1},
+    ...                                                              {"layers.0": [1, 2]})]
+    [(0, 2, 200, 'layers.0'), (3, 4, 1, '')]
+    """
+    box_of = {k: name for name, members in boxes.items() for k in members}
+    between: dict[tuple[str, str], list[tuple[tuple[int, int], int]]] = {}
+    for (tail, head), count in edges.items():
+        key = (box_of.get(tail, f"#{tail}"), box_of.get(head, f"#{head}"))  # "#k": part k, in no box
+        between.setdefault(key, []).append(((tail, head), count))
+    drawn = []
+    for (tail_unit, head_unit), group in between.items():
+        tails, heads = boxes.get(tail_unit, [group[0][0][0]]), boxes.get(head_unit, [group[0][0][1]])
+        complete = len(group) == len(tails) * len(heads)  # every part of the one to every part of the other
+        if tail_unit != head_unit and complete and (tail_unit in boxes or head_unit in boxes):
+            drawn.append(DrawnEdge(tails[len(tails) // 2], heads[len(heads) // 2], sum(count for _, count in group),
+                                   tail_unit if tail_unit in boxes else "", head_unit if head_unit in boxes else "",
+                                   tuple(pair for pair, _ in group)))
+        else:
+            drawn.extend(DrawnEdge(*pair, count, "", "", (pair,)) for pair, count in group)
+    return drawn
+
+
+def part_title(part: Part, name: str) -> str:
+    """The title of a folded node's box: the group's or the leaf's name, or the op (with its label
+    and constants), then ``×k`` when it stands for k Values: ``relu ×100``, ``x0 ×100``, ``* -1``."""
+    if part.kind == "group":
+        return name
+    title = name
+    if part.kind == "op":
+        op = _op_with_marks(part)
+        title = f"{name} ({op})" if name else op
+    return f"{title} ×{len(part.members)}".strip() if len(part.members) > 1 else title
+
+
+def part_rows(part: Part, nodes: list[Value]) -> list[str]:
+    """The rows under the title (before the gradients): a group's size, or the data (a range when folded)."""
+    members = [nodes[i] for i in part.members]
+    if part.kind == "group":
+        params = sum(1 for v in members if not v._prev)
+        return [f"{params} parameter{'' if params == 1 else 's'}", f"{len(members)} nodes"]
+    lo, hi = min(v.data for v in members), max(v.data for v in members)
+    return [f"data {fmt(lo)}" if lo == hi else f"data {fmt(lo)} … {fmt(hi)}"]
+
+
+def _add_part(target: graphviz.Digraph, k: int, part: Part, nodes: list[Value], stats: PartStats,
+              show_grad: bool, style: Style, name: str) -> None:
+    """A folded node's box: its title, its rows (:func:`part_rows`) and its |grad| (max and mean when folded)."""
+    s = style(stats.max)
+    rows = part_rows(part, nodes)
+    if show_grad and len(part.members) == 1:
+        rows.append(f"grad {fmt(_grad_of(nodes[part.members[0]]))}")
+    elif show_grad:
+        rows += [f"|grad| max {fmt(stats.max)}", f"mean {fmt(stats.mean)}"]
+    kind = ("group neuron" if ".neurons." in part.name else "group layer") if part.kind == "group" else \
+        "value op" if part.kind == "op" else "value"
+    if s["border"] > 1:
+        kind += " below"
+    target.node(f"p{k}", value_table(part_title(part, name), [html_text(r) for r in rows], vertical=True,
+                                     rounded=part.kind == "op", **s), _attributes=VALUE_NODE, **{"class": kind})
+
+
+def _op_with_marks(part: Part) -> str:
+    """An op's name with the constants it uses: ``* -1``, ``+ 1``, ``2 **``.
+
+    >>> p = Part("op", op="*"); p.marks = ((1, -1.0),)
+    >>> _op_with_marks(p)
+    '* -1'
+    """
+    if not part.marks:
+        return part.op
+    shown = ", ".join(f"{value:g}" for _, value in part.marks[:3]) + (", …" if len(part.marks) > 3 else "")
+    if len(part.marks) == 1 and part.marks[0][0] == 0:
+        return f"{shown} {part.op}"
+    return f"{part.op} {shown}"
 
 
 def drawn_node_count(values: Iterable[Value]) -> int:
@@ -441,6 +698,11 @@ def drawn_node_count(values: Iterable[Value]) -> int:
     return sum(2 if v._prev else 1 for v in values)
 
 
+def folded_node_count(folding: Folding) -> int:
+    """How many Graphviz nodes a folded graph takes: one box per part (an op and its result are one box)."""
+    return len(folding.parts)
+
+
 def _largest(magnitudes: Iterable[float]) -> float:
     """The largest |grad|, inf and nan above every number (``max`` keeps or drops a nan by position)."""
     return max(magnitudes, key=lambda m: m if m == m else math.inf)
@@ -449,8 +711,8 @@ def _largest(magnitudes: Iterable[float]) -> float:
 def drawn_edges(nodes: list[Value], index: dict[Value, int], box: dict[Value, str]) -> dict[tuple[str, str], int]:
     """The drawn edges and how many times each is used: Value -> op node -> the op's output Value.
 
-    A Value inside a collapsed neuron or layer is its box (``box``); edges inside a box vanish. An
-    input used twice (``x * x``, or one input of every neuron of a layer) is one edge, labelled ×2.
+    A Value listed in ``box`` is drawn as that node; edges inside one such node vanish. An input
+    used twice (``x * x``) is one edge, labelled ×2.
 
     >>> x = Value(3.0, label="x")
     >>> nodes, _ = trace(x * x)
@@ -469,23 +731,25 @@ def drawn_edges(nodes: list[Value], index: dict[Value, int], box: dict[Value, st
     return edges
 
 
-def _add_clusters(graph: graphviz.Digraph, nodes: list[Value], groups: dict[Value, Group],
+def add_clusters(graph: graphviz.Digraph, nodes: list[Value], groups: dict[Value, Group],
                   add_value: Callable[[graphviz.Digraph, Value, str], None]) -> None:
-    """One box per layer with one box per neuron inside, each holding its nodes in traversal order."""
+    """One box per layer with one box per neuron inside, in natural order (2 before 10), each holding
+    its nodes in traversal order."""
     layers: dict[str, dict[str, list[Value]]] = {}
     for v in nodes:
         if v in groups:
             layer, neuron = groups[v]
             layers.setdefault(layer, {}).setdefault(neuron, []).append(v)
-    for k, (layer, neurons) in enumerate(layers.items()):
+    for k, layer in enumerate(sorted(layers, key=natural_key)):
+        neurons = layers[layer]
         with graph.subgraph(name=f"cluster_{k}") as box:
             box.attr(label=f"<<B>{html_text(layer)}</B>>", labeljust="l", style="rounded,filled",
                      fillcolor="#f3f4f6", color="#9ca3af", fontname=FONT)
-            for j, (neuron, vs) in enumerate(neurons.items()):
+            for j, neuron in enumerate(sorted(neurons, key=natural_key)):
                 with box.subgraph(name=f"cluster_{k}_{j}") as inner:
                     inner.attr(label=f"<{html_text(neuron[len(layer) + 1:])}>", labeljust="l",
                                style="rounded,dashed,filled", fillcolor="white", color="#9ca3af")
-                    for v in vs:  # the cluster's label already says which neuron: show w.1, b
+                    for v in neurons[neuron]:  # the cluster's label already says which neuron: show w.1, b
                         title = v.label[len(neuron) + 1:] if v.label.startswith(neuron + ".") else v.label
                         add_value(inner, v, title)
 
@@ -522,8 +786,13 @@ def check_rankdir(rankdir: object) -> None:
         raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {rankdir!r}")
 
 
-def _check_options(rankdir: object, collapse: object, max_nodes: object, highlight_below: object) -> None:
-    check_rankdir(rankdir)
+def _check_options(rankdir: object, collapse: object, max_nodes: object, highlight_below: object,
+                   view: object) -> None:
+    if rankdir is not None:
+        check_rankdir(rankdir)
+    if view not in VIEWS:
+        raise ValueError(f"view must be 'auto', 'fit' (scaled to the output's width), 'natural' or 'interactive' "
+                         f"(pan and zoom), got {view!r}")
     if collapse is not None and collapse not in COLLAPSE_MODES:
         raise ValueError(f"collapse must be None, 'neuron' or 'layer', got {collapse!r}")
     whole_number(max_nodes, "max_nodes")
@@ -557,10 +826,12 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR") -> Graph:
 
 def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str | None = None,
          **options: Any) -> Path:
-    """Write a graph to ``path``; the extension (.svg, .png, .pdf, .dot) picks the format.
+    """Write a graph to ``path``; the extension (.svg, .png, .pdf, .dot, .html) picks the format.
 
     ``root_or_graph`` is a Value (drawn with :func:`draw_graph` and ``options``) or a graph that
-    :func:`draw_graph` returned. ``format`` overrides the extension. A .dot file needs no Graphviz.
+    :func:`draw_graph` returned. ``format`` overrides the extension. A .dot file needs no Graphviz;
+    .html is a self-contained page to pan and zoom the drawing in a browser (no network needed).
+    Returns the path written; the file is replaced whole or not at all.
 
     >>> import tempfile, os
     >>> from microgradx import Value
@@ -572,9 +843,8 @@ def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str 
     fmt_ = (format or path.suffix[1:]).lower()
     fmt_ = "dot" if fmt_ == "gv" else fmt_
     if fmt_ not in SAVE_FORMATS:
-        hint = "; for the backward-pass animation use microgradx.animate.animate_backward" if fmt_ == "html" else ""
         raise ValueError(f"cannot save a graph as {fmt_ or 'a file without an extension'!r} ({str(path)!r}): "
-                         f"use a .svg, .png, .pdf or .dot path, or pass format='svg'{hint}")
+                         "use a .svg, .png, .pdf, .dot or .html path, or pass format='svg'")
     if isinstance(root_or_graph, Value):
         graph = draw_graph(root_or_graph, **options)
     elif isinstance(root_or_graph, graphviz.Digraph):
@@ -586,6 +856,11 @@ def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str 
         raise TypeError(f"save() needs a Value or a graph from draw_graph(), got {type(root_or_graph).__name__}")
     if fmt_ == "dot":
         data = graph.source.encode("utf-8")
+    elif fmt_ == "html":
+        if not isinstance(graph, Graph):  # a plain graphviz.Digraph: give it the page too
+            graph = Graph(body=graph.body, graph_attr=graph.graph_attr, node_attr=graph.node_attr,
+                          edge_attr=graph.edge_attr, name=graph.name)
+        data = graph.page().encode("utf-8")
     else:
         try:
             data = graph.pipe(format=fmt_)

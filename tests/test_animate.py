@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import itertools
+import json
+import math
 import os
 import re
 import shutil
@@ -17,6 +20,7 @@ import pytest
 from microgradx import Value, define_op, grad
 from microgradx import functional as F
 from microgradx.animate import Animation, animate_backward, backward_steps
+from microgradx.ops import RuleError
 from microgradx.viz import GraphTooLarge, trace
 
 # Only the page needs Graphviz: the steps are plain arithmetic and are tested without it.
@@ -91,9 +95,9 @@ def test_a_leaf_has_nothing_to_animate() -> None:
 
 def test_a_large_graph_is_refused_with_the_fix() -> None:
     y = Value(0.0)
-    for _ in range(100):
+    for _ in range(200):
         y = y + 1.0
-    with pytest.raises(GraphTooLarge, match=r"301 nodes, more than max_nodes=150.*one neuron.*max_nodes="):
+    with pytest.raises(GraphTooLarge, match=r"601 nodes, more than max_nodes=500.*collapse='neuron'.*max_nodes="):
         animate_backward(y)
     with pytest.raises(ValueError, match=r"interval_ms \(milliseconds per frame\) must be a whole number >= 1"):
         animate_backward(Value(1.0) * 2, interval_ms=0)
@@ -114,28 +118,49 @@ class Page(HTMLParser):
         self.tags: list[str] = []
         self.attrs: list[tuple[str, str | None]] = []
         self.text: list[str] = []
+        self.scripts: list[str] = []
+        self._in_script = False
         self.feed(page)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
         self.attrs.extend(attrs)
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
 
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        (self.scripts if self._in_script else self.text).append(data)
 
 
-def frames_of(page: str) -> list[ET.Element]:
-    return [ET.fromstring(svg) for svg in re.findall(r"<svg.*?</svg>", page, flags=re.S)]
+def data_of(page: str) -> dict[str, Any]:
+    """The frames' data the page carries (the JSON after ``var DATA =``)."""
+    match = re.search(r"var DATA = (\{.*?\});\n", page, flags=re.S)
+    assert match, "the page carries its frames as data"
+    return json.loads(match.group(1))
+
+
+def states(page: str) -> list[dict[str, tuple[list[str], bool]]]:
+    """The gradient text of every drawn node after each step, replaying the data as the page's script does."""
+    data = data_of(page)
+    shown = {unit: tuple(entry) for unit, entry in data["initial"].items()}
+    out = []
+    for frame in data["frames"]:
+        shown.update({unit: tuple(entry) for unit, entry in frame["texts"].items()})
+        out.append(dict(shown))
+    return out  # type: ignore[return-value]
 
 
 @needs_dot
-def test_one_svg_frame_per_step_and_nothing_from_the_network(tmp_path: Path) -> None:
+def test_the_page_holds_one_drawing_and_each_step_as_data(tmp_path: Path) -> None:
     root, _ = neuron()
     animation = animate_backward(root, tmp_path / "backprop.html")
     page = (tmp_path / "backprop.html").read_text(encoding="utf-8")
     assert page == animation.html and animation.path == tmp_path / "backprop.html"
     steps = backward_steps(root)
-    assert animation.frames == len(steps) == 4 and page.count("<svg") == 4 and page.count('class="frame"') == 4
+    assert animation.frames == len(steps) == 4 and page.count("<svg") == 1
+    assert len(data_of(page)["frames"]) == 4
     parsed = Page(page)
     assert parsed.tags.count("script") == 1 and "iframe" not in parsed.tags
     assert not re.search(r"(?i)(https?:|ftp:)?//[a-z0-9]", page)  # no URL at all, not even a namespace
@@ -146,88 +171,170 @@ def test_one_svg_frame_per_step_and_nothing_from_the_network(tmp_path: Path) -> 
 
 
 @needs_dot
-def test_frames_highlight_one_node_each_and_keep_their_layout() -> None:
+def test_each_step_highlights_the_node_passing_its_gradient_and_its_inputs() -> None:
     root, _ = neuron()
     page = animate_backward(root).html
-    frames = frames_of(page)
     nodes, _ = trace(root)
     index = {v: i for i, v in enumerate(nodes)}
-    steps = backward_steps(root)
-    positions = []
-    for k, (svg, step) in enumerate(zip(frames, steps)):
-        current = [g.get("id") for g in svg.iter("g") if "current" in (g.get("class") or "").split()]
-        assert current == [f"f{k}-v{index[step.node]}"]
-        places = {g.get("id", "").split("-")[1]: (g.find("text").get("x"), g.find("text").get("y"))  # type: ignore[union-attr]
-                  for g in svg.iter("g") if "node" in (g.get("class") or "").split()}  # (label, data or op: same text)
-        positions.append((svg.get("width"), svg.get("height"), places))
-    assert all(p == positions[0] for p in positions)  # nothing moves between frames
-    ids = [g.get("id") for svg in frames for g in svg.iter() if g.get("id")]
-    assert len(ids) == len(set(ids))  # ids are unique across the page
+    for frame, step in zip(data_of(page)["frames"], backward_steps(root)):
+        assert frame["node"] == f"v{index[step.node]}"
+        assert frame["inputs"] == [f"v{index[p]}" for p in step.node._prev]
+        assert frame["edges"]  # the edges the gradient flows along
+    svg = frames_of(page)[0]  # the drawing shows step 1: the root passes its gradient back
+    current = [g.get("id") for g in svg.iter("g") if "current" in (g.get("class") or "").split()]
+    assert sorted(current) == sorted([f"v{index[root]}", f"op{index[root]}"])
+    ids = [g.get("id") for g in svg.iter() if g.get("id")]
+    assert len(ids) == len(set(ids))
+
+
+def frames_of(page: str) -> list[ET.Element]:
+    return [ET.fromstring(svg) for svg in re.findall(r"<svg.*?</svg>", page, flags=re.S)]
 
 
 @needs_dot
-def test_the_page_shows_unknown_partial_and_final_gradients() -> None:
+def test_the_steps_show_unknown_partial_and_final_gradients() -> None:
     root, (x, _, _) = neuron()
-    frames = frames_of(animate_backward(root).html)
-    first = ["".join(t.itertext()) for t in frames[0].iter("text")]
-    assert first.count("grad ?") == 5  # only the root and its input are known after step 1
-    last = ["".join(t.itertext()) for t in frames[-1].iter("text")]
-    assert set(NEURON_GRADS) <= set(last) and "grad ?" not in last
-    # x feeds both products: after the first has passed its share back, x's gradient is a partial sum.
+    page = animate_backward(root).html
     nodes, _ = trace(root)
-
-    def grad_style(k: int, v: Value) -> str | None:
-        """The font-style of v's grad text in frame k (None: upright)."""
-        box = next(g for g in frames[k].iter("g") if g.get("id") == f"f{k}-v{nodes.index(v)}")
-        return next(t.get("font-style") for t in box.iter("text") if "".join(t.itertext()).startswith("grad"))
-
-    k = next(k for k, s in enumerate(backward_steps(root)) if x in s.grads)
-    assert grad_style(k, x) == "italic" and grad_style(k, root) is None  # partial, complete
-    assert grad_style(len(frames) - 1, x) is None
+    shown = states(page)
+    assert [lines for lines, _ in shown[0].values()].count(["grad ?"]) == 5  # after step 1: the root and its input
+    final = shown[-1]
+    assert {lines[0] for lines, _ in final.values()} >= set(NEURON_GRADS) and all(not p for _, p in final.values())
+    k = next(k for k, s in enumerate(backward_steps(root)) if x in s.grads)  # x feeds both products
+    assert shown[k][f"v{nodes.index(x)}"][1] is True  # a partial sum after the first
+    assert shown[k][f"v{nodes.index(root)}"][1] is False
+    first = ["".join(t.itertext()) for t in frames_of(page)[0].iter("text")]
+    assert first.count("grad ?") == 5  # the drawing itself shows step 1, for a viewer that runs no script
 
 
 @needs_dot
 def test_hostile_labels_stay_text_in_the_page() -> None:
     x = Value(1.0, label="<script>alert(1)</script>")
     y = (x * 2.0).tanh()
-    y.label = '"><img src=x onerror=alert(2)>'
+    y.label = '"><img src=x onerror=alert(2)></script><script>alert(3)</script>'
     animation = animate_backward(y)
     parsed = Page(animation.html)
     assert parsed.tags.count("script") == 1 and "img" not in parsed.tags
     text = "".join(parsed.text)
     assert "<script>alert(1)</script>" in text and "<img src=x onerror=alert(2)>" in text
-    captions = [value for name, value in parsed.attrs if name == "data-caption"]
-    assert any("<script>alert(1)</script>" in (c or "") for c in captions)  # set with textContent, never as HTML
+    assert "</script>" not in "".join(parsed.scripts)  # labels in the data cannot end the script
+    captions = [frame["caption"] for frame in data_of(animation.html)["frames"]]
+    assert any("<script>alert(1)</script>" in c for c in captions)  # set with textContent, never as HTML
 
 
 @needs_dot
-def test_same_graph_same_page_and_jupyter_shows_it_in_a_sandboxed_iframe() -> None:
+def test_same_graph_same_page_and_jupyter_shows_it_in_a_sandboxed_iframe_or_a_still() -> None:
     first, _ = neuron()
     second, _ = neuron()
     animation = animate_backward(first)
     assert animation.html == animate_backward(second).html
     assert isinstance(animation, Animation) and "4 frames" in repr(animation)
     shown = animation._repr_html_()
-    assert shown.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in shown
-    assert "<script" not in shown and "&lt;script" in shown  # the page is an attribute value, escaped
+    parsed = Page(shown)
+    # Untrusted, a notebook strips scripts and templates: what is left is the still of step 1 and how to play it.
+    assert parsed.tags.count("template") == 1 and parsed.tags.count("script") == 1
+    before_template = shown[: shown.index("<template")]
+    assert '<img src="data:image/svg+xml;base64,' in before_template and "run the cell" in before_template
+    assert "iframe" not in before_template and 'sandbox="allow-scripts"' in shown
+    page = re.search(r"srcdoc='([^']*)'", shown)  # the page is an attribute value: no ' in it, & escaped
+    assert page and html.unescape(page.group(1)) == animation.html
+
+
+@pytest.mark.parametrize("closure", [True, False])
+def test_a_node_built_by_hand_without_a_table_rule_is_refused_by_name(closure: bool) -> None:
+    x = Value(0.5, label="x")
+    out = Value(math.exp(x.data), (x,), "exp")  # micrograd's way: the op is a name, the derivative a closure
+    if closure:
+        def backward() -> None:
+            x.grad += out.data * out.grad
+
+        out._backward = backward
+    out.label = "e"
+    y = out * 2.0
+    named = r"cannot animate e: its op 'exp' was built by hand" if closure else r"the op 'exp' was built by hand"
+    with pytest.raises(RuleError, match=named):  # without a closure, the engine's own pass says it first
+        animate_backward(y)
+    with pytest.raises(RuleError, match="define_op"):
+        backward_steps(y)
+
+
+def mlp_loss(batch: int = 1) -> tuple[Value, Any]:
+    from microgradx.nn import MLP
+
+    model = MLP(2, [4, 4, 1], seed=0)
+    rows = [[0.5 - 0.1 * i, -1.2 + 0.2 * i] for i in range(batch)]
+    loss = F.mean([(model(row) - 1.0) ** 2 for row in rows])
+    loss.label = "loss"
+    return loss, model
+
+
+@needs_dot
+@pytest.mark.parametrize("collapse", ["neuron", "layer"])
+def test_a_model_steps_neuron_by_neuron_or_layer_by_layer(collapse: str) -> None:
+    loss, model = mlp_loss(batch=5)
+    animation = animate_backward(loss, collapse=collapse)
+    data = data_of(animation.html)
+    # The drawing lists the groups first, in numeric order: p0.. are the neurons (or layers), from layer 0 up.
+    groups = [[p for p in layer.neurons] for layer in model.layers] if collapse == "neuron" else [model.layers]
+    modules = [module for row in groups for module in row] if collapse == "neuron" else model.layers
+    units = [f"p{k}" for k in range(len(modules))]
+    order = [frame["node"] for frame in data["frames"]]
+    steps_of_groups = [order.index(unit) for unit in units]
+    by_layer = [steps_of_groups[:4], steps_of_groups[4:8], steps_of_groups[8:]] if collapse == "neuron" else \
+        [[k] for k in steps_of_groups]
+    assert max(by_layer[2]) < min(by_layer[1]) and max(by_layer[1]) < min(by_layer[0])  # from the output back
+    assert len(order) == len(set(order))  # each group or role steps once
+    # at the end each box shows the engine's gradients: the largest and the mean |grad| of its parameters
+    loss.backward()
+    final = states(animation.html)[-1]
+    for unit, module in zip(units, modules):
+        grads = [abs(p.grad) for p in module.parameters()]
+        lines, partial = final[unit]
+        assert lines == [f"|grad| max {max(grads):.4f}", f"mean {sum(grads) / len(grads):.4f}"] and not partial
+    assert "Backward pass of loss" in animation.html
+
+
+@needs_dot
+def test_the_title_names_the_output_when_it_has_no_label() -> None:
+    x = Value(0.5, label="x")
+    assert "<title>Backward pass of the output</title>" in animate_backward(x * 2).html
+
+
+@needs_dot
+def test_the_two_four_four_one_mlp_page_is_small() -> None:
+    loss, _ = mlp_loss()
+    animation = animate_backward(loss)
+    assert animation.frames >= 28 and len(animation.html.encode("utf-8")) < 300_000
+    assert animation.html.count("<svg") == 1
 
 
 # -- the page in a real browser --------------------------------------------------------------------------
 
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STATE = """() => {
-  const frame = document.querySelector(".frame:not([hidden])");
-  const current = frame.querySelector("g.node.current");
+  const current = document.querySelector("#stage g.node.value.current");
   return {
-    frame: frame.id,
-    visible: document.querySelectorAll(".frame:not([hidden])").length,
-    current: current && current.id.split("-")[1],
-    grads: Array.from(frame.querySelectorAll("g.node.value text"), t => t.textContent)
-      .filter(t => t.startsWith("grad")),
+    current: current && current.id,
+    grads: Array.from(document.querySelectorAll("#stage g.node.value"), g => {
+      const texts = g.querySelectorAll("text");
+      return texts[texts.length - 1].textContent;
+    }),
+    italic: Array.from(document.querySelectorAll("#stage g.node.value text"))
+      .filter(t => t.getAttribute("font-style") === "italic").map(t => t.textContent),
     caption: document.getElementById("caption").textContent,
     counter: document.getElementById("counter").textContent,
     play: document.getElementById("play").textContent,
+  };
+}"""
+ACTIVE_TEXT = """() => {
+  const stage = document.getElementById("stage").getBoundingClientRect();
+  const current = document.querySelector("#stage g.node.value.current");
+  const texts = Array.from(current.querySelectorAll("text"), t => t.getBoundingClientRect());
+  return {
+    height: Math.min(...texts.map(r => r.height)),
+    inside: texts.every(r => r.left >= stage.left - 1 && r.right <= stage.right + 1 && r.top >= stage.top - 1
+                        && r.bottom <= stage.bottom + 1),
   };
 }"""
 
@@ -252,61 +359,127 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
+class Watched:
+    """A page in a 1280x800 window that records console problems and every request it makes."""
+
+    def __init__(self, browser: Any, url: str, width: int = 1280, height: int = 800) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.problems: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")
+                     if m.type in ("error", "warning") else None)
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.url = url
+        self.page.goto(url)
+
+    def close(self) -> None:
+        assert self.problems == []
+        assert self.requests == [self.url]  # nothing fetched but the page itself
+        self.page.close()
+
+
 @needs_dot
 @pytest.mark.browser
 def test_play_and_step_in_headless_chromium(browser: Any, tmp_path: Path) -> None:
     root, _ = neuron()
     animate_backward(root, tmp_path / "backprop.html", interval_ms=150)
-    page = browser.new_page()
-    problems: list[str] = []
-    requests: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning")
-            else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("request", lambda r: requests.append(r.url))
-    url = (tmp_path / "backprop.html").as_uri()
-    page.goto(url)
+    watched = Watched(browser, (tmp_path / "backprop.html").as_uri())
+    page = watched.page
 
     def state() -> dict[str, Any]:
-        return page.evaluate(STATE)
+        return page.evaluate(STATE)  # type: ignore[no-any-return]
 
-    # Step through every frame: a new node is highlighted each time, and the shown gradients change.
     seen = [state()]
-    assert seen[0]["frame"] == "frame-0" and seen[0]["visible"] == 1 and seen[0]["counter"] == "step 1 of 4"
-    assert seen[0]["current"] is not None and "gradient is 1" in seen[0]["caption"]
+    assert seen[0]["counter"] == "step 1 of 4" and seen[0]["current"] is not None
+    assert "gradient is 1" in seen[0]["caption"]
     for _ in range(3):
         page.click("#next")
         seen.append(state())
-    assert [s["frame"] for s in seen] == ["frame-0", "frame-1", "frame-2", "frame-3"]
     assert len({s["current"] for s in seen}) == 4
     assert all(a["grads"] != b["grads"] and a["caption"] != b["caption"] for a, b in itertools.pairwise(seen))
-    assert [s["grads"].count("grad ?") for s in seen] == sorted((s["grads"].count("grad ?") for s in seen),
-                                                                reverse=True)
-    assert set(NEURON_GRADS) <= set(seen[-1]["grads"])
-    page.click("#next")  # past the end: stays on the last frame
-    assert state()["frame"] == "frame-3"
+    unknown = [s["grads"].count("grad ?") for s in seen]
+    assert unknown == sorted(unknown, reverse=True) and unknown[-1] == 0
+    assert set(NEURON_GRADS) <= set(seen[-1]["grads"]) and seen[-1]["italic"] == []
+    assert any(s["italic"] for s in seen)  # x's partial sum, in italics, on the way
+    page.click("#next")  # past the end: stays on the last step
+    assert state()["counter"] == "step 4 of 4"
 
-    # Back, by button and by key.
-    page.click("#prev")
+    page.click("#prev")  # back: the state of step 3 again, recomputed from the data
     assert state() == seen[2]
     page.keyboard.press("ArrowLeft")
-    assert state()["frame"] == "frame-1"
+    assert state()["counter"] == "step 2 of 4"
     page.click("#first")
     assert state() == seen[0]
 
-    # Play runs through the frames on its own and stops at the last one.
-    page.click("#play")
+    page.click("#play")  # play runs through the steps on its own and stops at the last one
     assert "pause" in state()["play"]
-    page.wait_for_function("() => document.getElementById('frame-2').hidden === false", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('counter').textContent === 'step 4 of 4'", timeout=10_000)
     page.wait_for_function("() => document.getElementById('play').textContent.includes('play')", timeout=10_000)
-    assert state()["frame"] == "frame-3"
     page.click("#play")  # from the end, play starts over
-    page.wait_for_function("() => document.getElementById('frame-3').hidden === true", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('counter').textContent !== 'step 4 of 4'", timeout=10_000)
     page.click("#play")  # and pauses
     paused = state()
     page.wait_for_timeout(400)
-    assert state()["frame"] == paused["frame"] and "play" in paused["play"]
+    assert state()["counter"] == paused["counter"] and "play" in paused["play"]
+    watched.close()
 
-    assert problems == []
-    assert requests == [url]  # nothing fetched but the page itself
-    page.close()
+
+def view_box(page: Any) -> list[float]:
+    return [float(v) for v in page.evaluate("document.querySelector('#stage svg').getAttribute('viewBox')").split()]
+
+
+@needs_dot
+@pytest.mark.browser
+def test_the_page_follows_the_active_node_and_pans_and_zooms_by_hand(browser: Any, tmp_path: Path) -> None:
+    loss, _ = mlp_loss()
+    animation = animate_backward(loss, tmp_path / "mlp.html")
+    watched = Watched(browser, (tmp_path / "mlp.html").as_uri())
+    page = watched.page
+    for _ in range(animation.frames):  # every step: the active node in view, its text at least 12 px high
+        page.wait_for_timeout(340)  # the pan to it takes 300 ms
+        active = page.evaluate(ACTIVE_TEXT)
+        assert active["inside"] and active["height"] >= 12, active
+        page.keyboard.press("ArrowRight")
+    # by hand: drag pans, the wheel zooms about the pointer, + zooms in, 0 fits everything in
+    before = view_box(page)
+    page.mouse.move(640, 500)
+    page.mouse.down()
+    page.mouse.move(540, 450, steps=5)
+    page.mouse.up()
+    after = view_box(page)
+    assert after[2:] == before[2:] and after[0] > before[0] and after[1] > before[1]  # moved, same zoom
+    page.mouse.wheel(0, -400)
+    zoomed = view_box(page)
+    assert zoomed[2] < after[2]
+    page.keyboard.press("0")
+    page.wait_for_timeout(400)
+    fitted = page.evaluate("""() => {
+      const stage = document.getElementById("stage").getBoundingClientRect();
+      const drawing = document.querySelector("#stage svg g.graph").getBoundingClientRect();
+      return [drawing.left >= stage.left, drawing.right <= stage.right, drawing.top >= stage.top,
+              drawing.bottom <= stage.bottom];
+    }""")
+    assert fitted == [True] * 4
+    watched.close()
+
+
+@needs_dot
+@pytest.mark.browser
+@pytest.mark.parametrize("rankdir", ["LR", "TB", "RL", "BT"])
+def test_any_rankdir_fits_in_the_frame(browser: Any, tmp_path: Path, rankdir: str) -> None:
+    loss, _ = mlp_loss()
+    animate_backward(loss, tmp_path / "mlp.html", rankdir=rankdir, collapse="neuron")
+    watched = Watched(browser, (tmp_path / "mlp.html").as_uri(), width=1000, height=600)
+    page = watched.page
+    page.keyboard.press("0")
+    page.wait_for_timeout(400)
+    inside = page.evaluate("""() => {
+      const stage = document.getElementById("stage").getBoundingClientRect();
+      const drawing = document.querySelector("#stage svg g.graph").getBoundingClientRect();
+      return drawing.left >= stage.left && drawing.right <= stage.right && drawing.top >= stage.top
+             && drawing.bottom <= stage.bottom
+             && (drawing.width > stage.width * 0.9 || drawing.height > stage.height * 0.9);  // as large as fits
+    }""")
+    assert inside
+    watched.close()
