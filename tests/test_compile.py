@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import microgradx
@@ -29,7 +29,10 @@ RTOL = 1e-10
 
 def assert_close(got: float | list[float], expected: float | list[float], what: str = "") -> None:
     got_, expected_ = np.atleast_1d(np.asarray(got, dtype=float)), np.atleast_1d(np.asarray(expected, dtype=float))
-    scale = np.maximum(np.abs(expected_), 1e-8)  # relative, and absolute below 1e-8 (rounding of a zero)
+    # Relative, and absolute (1e-14) below 1e-4: a gradient whose per-example terms of order 1 cancel
+    # to zero (a bias under the hinge loss, with labels that balance) is only their rounding, ~1e-16
+    # each, whose sign the two paths need not share. Found by hypothesis: nin=1, elu, hinge, batch 6.
+    scale = np.maximum(np.abs(expected_), 1e-4)
     worst = float(np.max(np.abs(got_ - expected_) / scale)) if got_.size else 0.0
     assert got_.shape == expected_.shape and worst <= RTOL, f"{what}: off by {worst:.2e} relative"
 
@@ -125,6 +128,7 @@ def _targets(loss: str, n_out: int, rng: np.random.Generator, n: int) -> tuple[n
     batch=st.integers(1, 9),
     seed=st.integers(0, 2**16),
 )
+@example(nin=1, widths=[], n_out=2, activation="elu", loss="hinge", batch=6, seed=42104)  # a bias gradient of 0
 def test_compiled_loss_and_every_gradient_match_the_scalar_path(
     nin: int, widths: list[int], n_out: int, activation: str, loss: str, batch: int, seed: int
 ) -> None:
