@@ -3,11 +3,15 @@ tools to split them, encode their labels and walk them in batches.
 
 Every generator and loader returns ``(X, y)``: ``X`` a float array with one row per point, ``y``
 the labels (ints 0, 1, ...) or, for regression, the targets (floats). Generated points come
-shuffled. Randomness comes from ``seed``, an int or a ``numpy.random.Generator``, so the same seed
-gives the same data (None draws fresh entropy). Nothing here needs scikit-learn; the shapes follow
-its ``make_*`` and ``load_*``. The real data sets (:func:`load_digits`, :func:`load_iris`) are read
-offline from files inside the package; ``microgradx/datasets/README.md`` gives their sources and
-license (CC BY 4.0).
+shuffled. Randomness comes from ``seed``, an int or a ``numpy.random.Generator`` (or a legacy
+``numpy.random.RandomState``), so the same seed gives the same data. With no seed the draws come
+from NumPy's global random state, as scikit-learn's do with ``random_state=None``:
+``np.random.seed(s)`` first makes them repeatable. Nothing here needs scikit-learn; the shapes
+follow its ``make_*`` and ``load_*``, and :func:`make_moons` draws in its order, so
+``np.random.seed(1337); make_moons(100, noise=0.1)`` is the very data of micrograd's demo notebook
+(which calls scikit-learn's ``make_moons`` after ``np.random.seed(1337)``). The real data sets
+(:func:`load_digits`, :func:`load_iris`) are read offline from files inside the package;
+``microgradx/datasets/README.md`` gives their sources and license (CC BY 4.0).
 
 >>> X, y = make_moons(100, noise=0.1, seed=0)
 >>> X.shape, y.shape, sorted(set(y.tolist()))
@@ -32,41 +36,67 @@ __all__ = [
     "load_digits", "load_iris", "one_hot", "train_test_split", "minibatches",
 ]
 
-Seed = Union[int, np.random.Generator, None]
+Seed = Union[int, np.random.Generator, np.random.RandomState, None]
 Array = np.ndarray
+RNG = Union[np.random.Generator, np.random.RandomState]  # both draw with permutation, uniform, normal
 
 
-def _rng(seed: Seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
+def _rng(seed: Seed) -> RNG:
+    """The generator to draw from: a Generator or RandomState as given, a new Generator for an int,
+    and for None NumPy's global RandomState (the one ``np.random.seed`` seeds), as scikit-learn does."""
+    if isinstance(seed, (np.random.Generator, np.random.RandomState)):
         return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+    if seed is None:
+        return _global_random_state()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {seed!r}")
     return np.random.default_rng(seed)
+
+
+def _global_random_state() -> np.random.RandomState:
+    # np.random.permutation, np.random.normal, ... are bound methods of this one RandomState.
+    return np.random.permutation.__self__  # type: ignore[attr-defined, no-any-return]
 
 
 def _noise(noise: object, what: str = "noise") -> float:
     return real_number(noise, f"{what} (the standard deviation of the added noise)", low=0.0)
 
 
-def _finish(X: Array, y: Array, noise: float, rng: np.random.Generator) -> tuple[Array, Array]:
-    """Shuffle the points and add Gaussian noise of standard deviation ``noise`` to them."""
+def _finish(X: Array, y: Array, noise: float, rng: RNG) -> tuple[Array, Array]:
+    """Shuffle the points, then add Gaussian noise of standard deviation ``noise`` to them.
+
+    The order of the draws is scikit-learn's: one permutation of the rows, then the noise for
+    every coordinate, row by row (none drawn when ``noise`` is 0).
+    """
     order = rng.permutation(len(X))
     X, y = X[order], y[order]
-    return X + noise * rng.normal(size=X.shape), y
+    if noise:
+        X = X + rng.normal(scale=noise, size=X.shape)
+    return X, y
 
 
 def make_moons(n_samples: int = 100, noise: float = 0.0, seed: Seed = None) -> tuple[Array, Array]:
     """Two interleaved half circles, classes 0 (the upper one) and 1: the data of micrograd's demo.
 
+    The upper moon is (cos t, sin t), the lower one (1 - cos t, 1 - sin t - 0.5), for t evenly
+    spaced in [0, pi]: ``n_samples // 2`` points up, the rest down (scikit-learn's
+    ``make_moons``, whose points and order of random draws this follows, so with a
+    ``RandomState``, or with no seed after ``np.random.seed``, it gives scikit-learn's data).
+
     >>> X, y = make_moons(4, seed=0)
     >>> X.round(2).tolist(), y.tolist()
     ([[0.0, 0.5], [1.0, 0.0], [-1.0, 0.0], [2.0, 0.5]], [1, 0, 0, 1])
+    >>> np.random.seed(1337)
+    >>> make_moons(100, noise=0.1)[0][:2].round(4).tolist()    # micrograd's demo data begins
+    [[1.1221, 0.0815], [-0.8188, 0.0588]]
     """
     n_samples, noise, rng = whole_number(n_samples, "n_samples"), _noise(noise), _rng(seed)
     n_upper = n_samples // 2
     t_upper, t_lower = np.linspace(0, math.pi, n_upper), np.linspace(0, math.pi, n_samples - n_upper)
     upper = np.column_stack([np.cos(t_upper), np.sin(t_upper)])
-    lower = np.column_stack([1 - np.cos(t_lower), 0.5 - np.sin(t_lower)])
+    # (1 - sin t) - 0.5 rather than 0.5 - sin t: the same number, but rounded as scikit-learn rounds
+    # it, so the points agree to the last bit (a handful differ in the last bit otherwise).
+    lower = np.column_stack([1 - np.cos(t_lower), (1 - np.sin(t_lower)) - 0.5])
     y = np.repeat([0, 1], [n_upper, n_samples - n_upper])
     return _finish(np.vstack([upper, lower]), y, noise, rng)
 

@@ -5,7 +5,9 @@ neurons from a ``random.Random``. Seed it (``seed=0`` or your own ``random.Rando
 seed gives the same network. Biases start at zero.
 
 - ``uniform``: U(-1, 1), micrograd's choice. ``MLP(2, [16, 16, 1], seed=s)`` has the very weights
-  micrograd's ``MLP`` gets after ``random.seed(s)``: same draws, same order.
+  micrograd's ``MLP`` gets after ``random.seed(s)``: same draws, same order. With no seed the
+  weights come from Python's global ``random``, as micrograd's do, so ``random.seed(1337);
+  MLP(2, [16, 16, 1])`` is micrograd's demo model, weight for weight.
 - ``xavier_*`` (Glorot & Bengio, 2010): variance 2 / (fan_in + fan_out), keeps the variance of
   signals and gradients steady through tanh and sigmoid layers.
 - ``kaiming_*`` (He et al., 2015): variance 2 / fan_in, which makes up for ReLU zeroing half of
@@ -35,16 +37,22 @@ Seed = int | random.Random | None
 def make_rng(seed: Seed) -> random.Random:
     """A ``random.Random`` from a seed: an int seeds a new one, a Random is used as it is.
 
-    ``None`` draws a seed from Python's global ``random`` state, so ``random.seed(1337)`` before
-    building a model makes it reproducible too, as in micrograd's demo.
+    ``None`` gives Python's global generator itself (the one behind ``random.uniform``), so a
+    model built without a seed draws exactly what micrograd's ``random.uniform(-1, 1)`` calls
+    would draw, and ``random.seed(1337)`` before building it makes it reproducible, as in
+    micrograd's demo.
 
     >>> make_rng(7).random() == make_rng(7).random()
+    True
+    >>> random.seed(1); a = make_rng(None).random()
+    >>> random.seed(1); a == random.random()
     True
     """
     if isinstance(seed, random.Random):
         return seed
     if seed is None:
-        return random.Random(random.getrandbits(64))
+        # The module-level functions of ``random`` are bound methods of one hidden Random instance.
+        return random.random.__self__  # type: ignore[attr-defined, no-any-return]
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, a random.Random or None, got {seed!r}")
     return random.Random(seed)
