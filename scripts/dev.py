@@ -3,12 +3,13 @@
 
     python3 scripts/dev.py demo    # train the demo MLP, write its graph and plots to out/demo/
     python3 scripts/dev.py test    # lint, type check and the whole test suite (what CI runs)
+    python3 scripts/dev.py lab     # open the notebooks in JupyterLab (installs the notebook extra)
 
 Both create a virtual environment in .venv (reused while pyproject.toml is unchanged), install the
 package into it, and make sure Graphviz's ``dot`` program is there: installed with apt-get where
 this runs as root on Debian/Ubuntu, otherwise the script stops and says what to run. ``test`` also
 installs Debian's ``chromium`` for the browser test where it can (the test is skipped, with the
-reason, where it cannot). Extra arguments after ``test`` go to pytest.
+reason, where it cannot). Extra arguments after ``test`` go to pytest, after ``lab`` to JupyterLab.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("MICROGRADX_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-EXTRAS = {"demo": "plot", "test": "test,plot"}
+EXTRAS = {"demo": "plot", "test": "test,plot", "lab": "notebook"}
 
 
 def say(message: str) -> None:
@@ -119,13 +120,18 @@ def ensure_chromium() -> None:
 def main(argv: list[str]) -> None:
     ensure_python()
     if not argv or argv[0] not in EXTRAS:
-        stop("usage: python3 scripts/dev.py demo | test [pytest arguments]")
+        stop("usage: python3 scripts/dev.py demo | test [pytest arguments] | lab [JupyterLab arguments]")
     task, rest = argv[0], argv[1:]
     ensure_venv(EXTRAS[task])
     ensure_dot()
     os.chdir(ROOT)
     if task == "demo":
         run([str(PYTHON), "-m", "microgradx", "demo", "--out", "out/demo", *rest])
+        return
+    if task == "lab":
+        # JupyterLab refuses to start as root unless told; on a container or CI box that is the norm.
+        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        run([str(BIN / "jupyter"), "lab", "notebooks/", *as_root, *rest])
         return
     ensure_chromium()
     run([str(BIN / "ruff"), "check", "."])
