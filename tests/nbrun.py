@@ -4,6 +4,8 @@
     .venv/bin/python tests/nbrun.py --write      # run them and save them with their outputs
     .venv/bin/python tests/nbrun.py --write 03   # only the notebooks whose name starts with 03
 
+``--write`` (with no notebook named) also redraws ``docs/tour.png``, the picture of the README's tour.
+
 The suite (``tests/test_notebooks.py``) uses the same functions. Notebooks run with nbclient, the
 Jupyter project's own executor, in a fresh kernel each, from the ``notebooks/`` folder, top to bottom;
 any error stops the run and names the cell. The kernel runs as it would on a machine without
@@ -32,6 +34,8 @@ from nbformat import NotebookNode
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+README = ROOT / "README.md"
+TOUR_PICTURE = ROOT / "docs" / "tour.png"
 CELL_TIMEOUT = 300  # seconds: a cell that runs this long is stuck (a notebook takes well under 60 s)
 
 # Run the kernel as if ipywidgets were not installed, whatever this environment has.
@@ -141,6 +145,29 @@ def drift(committed: NotebookNode, fresh: NotebookNode) -> list[Drift]:
     return found
 
 
+def tour_code() -> tuple[str, str]:
+    """The README tour's Python block, as (the statements, the last line's expression: the drawing)."""
+    found = re.search(r"^## A 30-second tour\n.*?```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S | re.M)
+    if found is None:
+        raise LookupError("README.md has no '## A 30-second tour' section with a python block")
+    *body, last = found.group(1).strip().splitlines()
+    return "\n".join(body), last.split("#")[0].strip()
+
+
+def tour_graph() -> object:
+    """The graph the README's tour draws, made by running the tour's own code (the project's README)."""
+    body, last = tour_code()
+    namespace: dict[str, object] = {}
+    exec(compile(body, "README.md tour", "exec"), namespace)
+    return eval(compile(last, "README.md tour", "eval"), namespace)
+
+
+def write_tour_picture() -> Path:
+    from microgradx.viz import save as save_graph
+
+    return Path(save_graph(tour_graph(), TOUR_PICTURE))  # type: ignore[arg-type]
+
+
 def main(argv: list[str]) -> int:
     write = "--write" in argv
     prefixes = [a for a in argv if not a.startswith("--")] or [""]
@@ -163,6 +190,8 @@ def main(argv: list[str]) -> int:
             print(f"  saved {path.relative_to(ROOT)}")
         elif changes:
             status = 1
+    if write and prefixes == [""]:
+        print(f"drew {write_tour_picture().relative_to(ROOT)}")
     return status
 
 

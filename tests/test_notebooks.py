@@ -15,12 +15,11 @@ import sys
 from pathlib import Path
 
 import nbformat
+import nbrun
 import pytest
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook
-
-import nbrun
 
 PATHS = nbrun.notebook_paths()
 EXPECTED = [  # the chapter: the list, in order
@@ -132,7 +131,8 @@ def test_drift_names_the_cell_and_masks_timings_and_addresses() -> None:
 def test_import_prints_nothing_and_fit_leaves_its_final_bar_without_ipywidgets() -> None:
     cells = ["import warnings\nwarnings.simplefilter('always')\nimport microgradx",
              "from microgradx import MLP, SGD, fit\nmodel = MLP(1, [1], seed=0)\n"
-             "h = fit(model, [[0.0], [1.0]], [0.0, 1.0], loss='mse', optimizer=SGD(model.parameters(), lr=0.1), epochs=7)"]
+             "h = fit(model, [[0.0], [1.0]], [0.0, 1.0], loss='mse',\n"
+             "        optimizer=SGD(model.parameters(), lr=0.1), epochs=7)"]
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     NotebookClient(nb, timeout=120, kernel_name="python3", coalesce_streams=True,
                    extra_arguments=[f"--IPKernelApp.exec_lines={nbrun.NO_WIDGETS}"]).execute(env=nbrun.kernel_environment())
@@ -145,7 +145,8 @@ def test_fit_in_jupyter_with_ipywidgets_saves_the_final_state_as_text() -> None:
     import ipywidgets  # noqa: F401  (in the test extra, for this test)
 
     cell = ("from microgradx import MLP, SGD, fit\nmodel = MLP(1, [1], seed=0)\n"
-            "h = fit(model, [[0.0], [1.0]], [0.0, 1.0], loss='mse', optimizer=SGD(model.parameters(), lr=0.1), epochs=7)")
+            "h = fit(model, [[0.0], [1.0]], [0.0, 1.0], loss='mse',\n"
+            "        optimizer=SGD(model.parameters(), lr=0.1), epochs=7)")
     nb = new_notebook(cells=[new_code_cell(cell)])
     NotebookClient(nb, timeout=120, kernel_name="python3").execute(env=nbrun.kernel_environment())
     (bar,) = nb.cells[0].outputs  # the widget, its text shown again when it closed
