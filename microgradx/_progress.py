@@ -8,6 +8,10 @@ a notebook whose front end draws widgets (not a terminal, Qt console or Spyder) 
 4.63, fall back to the text bar where ipywidgets is missing; their warnings are not shown, since a
 text bar in a notebook is a fine result. A disabled bar never loads any of it.
 
+The widget is shown under a display id and shown again when the bar closes, so a notebook saved
+afterwards keeps the bar's final state (100%, the last loss) as its text: a front end that cannot
+draw the widget (an untrusted notebook, a code host) shows that text, not the "0%" of the start.
+
 >>> bar = progress_bar(range(3), disable=True)
 >>> sum(bar)
 3
@@ -30,7 +34,32 @@ def progress_bar(iterable: Iterable[Any], *, disable: bool = False, **options: A
         from tqdm.std import tqdm
 
         return tqdm(iterable, disable=True, **options)
-    return bar_class()(iterable, **options)
+    chosen = bar_class()
+    if chosen.__module__ == "tqdm.notebook":
+        return _widget_keeping_its_final_state(chosen)(iterable, **options)
+    return chosen(iterable, **options)
+
+
+_widget_classes: dict[Any, Any] = {}
+
+
+def _widget_keeping_its_final_state(widget_bar: Any) -> Any:
+    """tqdm's notebook bar, displayed under a display id and displayed again, final, when it closes."""
+    if widget_bar not in _widget_classes:
+        from IPython.display import display
+
+        class WidgetBar(widget_bar):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, display=False, **kwargs)
+                self._handle = display(self.container, display_id=True)
+
+            def close(self) -> None:
+                super().close()
+                if getattr(self, "_handle", None) is not None:
+                    self._handle.update(self.container)  # the saved text is now the final state
+
+        _widget_classes[widget_bar] = WidgetBar
+    return _widget_classes[widget_bar]
 
 
 def bar_class() -> Any:

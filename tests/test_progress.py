@@ -31,7 +31,7 @@ _KERNEL = textwrap.dedent("""
 
     shell = ZMQInteractiveShell()
     module("IPython", get_ipython=lambda: shell)
-    module("IPython.display", display=lambda *objects: print("displayed", *objects))
+    module("IPython.display", display=lambda *objects, **options: print("displayed", *objects))
     module("ipykernel")
     module("ipykernel.zmqshell", ZMQInteractiveShell=ZMQInteractiveShell)
     if sys.argv[1] == "widgets":
