@@ -6,11 +6,9 @@ import html
 import itertools
 import json
 import math
-import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -310,8 +308,6 @@ def test_the_two_four_four_one_mlp_page_is_small() -> None:
 
 # -- the page in a real browser --------------------------------------------------------------------------
 
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STATE = """() => {
   const current = document.querySelector("#stage g.node.value.current");
   return {
@@ -339,24 +335,6 @@ ACTIVE_TEXT = """() => {
 }"""
 
 
-def chromium() -> str | None:
-    return os.environ.get("MICROGRADX_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:  # a test dependency (the [test] extra): missing, it is a broken set-up, not a reason to skip
-        from playwright import sync_api
-    except ImportError:
-        pytest.fail("Playwright for Python is not installed: pip install -e '.[test]' (or scripts/dev.py)")
-    path = chromium()
-    if path is None:
-        pytest.skip("no Chromium browser here: install Debian's chromium package (apt-get install chromium) or "
-                    "set MICROGRADX_CHROMIUM to a Chromium binary")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 class Watched:

@@ -4,10 +4,8 @@ untrusted notebook, and colours that read in a dark theme (checked in headless C
 from __future__ import annotations
 
 import base64
-import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,6 @@ from microgradx.nn import MLP
 from microgradx.viz import draw_graph, save
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def readme_neuron() -> Value:
@@ -108,24 +104,6 @@ def test_a_graph_saves_as_a_page_to_pan_and_zoom(tmp_path: Path) -> None:
 # -- in a real browser -----------------------------------------------------------------------------------
 
 
-def chromium() -> str | None:
-    return os.environ.get("MICROGRADX_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:  # a test dependency (the [test] extra): missing, it is a broken set-up, not a reason to skip
-        from playwright import sync_api
-    except ImportError:
-        pytest.fail("Playwright for Python is not installed: pip install -e '.[test]' (or scripts/dev.py)")
-    path = chromium()
-    if path is None:
-        pytest.skip("no Chromium browser here: install Debian's chromium package (apt-get install chromium) or "
-                    "set MICROGRADX_CHROMIUM to a Chromium binary")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 # A notebook in JupyterLab's dark theme, as far as an output sees it: light text, dark backgrounds,
