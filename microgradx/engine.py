@@ -18,6 +18,7 @@ reverse topological order and applies the chain rule with them.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import numbers
@@ -121,7 +122,7 @@ class Value:
         if b is None:
             return a if type(a) is tuple else (a,)
         if type(b) is float:  # a constant kept unboxed: it gets its node now, once, for whoever asks
-            b = self._b = _leaf(b)
+            b = self._b = _constant_node(self, b)
         return (a, b)
 
     @property
@@ -188,12 +189,16 @@ class Value:
 
     def __truediv__(self, other: Value | Number) -> Value:  # self / other
         if isinstance(other, Value):
+            if other.data == 0:  # said as the learner wrote it, not as the ** -1 it becomes
+                raise DomainError(f"a / b needs b != 0, got {_inputs_text((self, other))}"
+                                  + _inputs_made_at((self, other)))
             return self * other**-1.0
         c = _constant(other, "Value / number")
         if c is None:
             return NotImplemented
         if c == 0:
-            raise DomainError(f"a / b needs b != 0, got a = {self.data!r}{_label_note(self)}, b = 0")
+            raise DomainError(f"a / b needs b != 0, got a = {self.data!r}{_label_note(self)}, b = 0"
+                              + _inputs_made_at((self,)))
         return self * (1.0 / c)
 
     def __radd__(self, other: Number) -> Value:  # other + self
@@ -206,6 +211,9 @@ class Value:
         return -self + other
 
     def __rtruediv__(self, other: Number) -> Value:  # other / self
+        if self.data == 0 and _is_real(other):
+            raise DomainError(f"a / b needs b != 0, got a = {other!r}, b = 0.0{_label_note(self)}"
+                              + _inputs_made_at((other, self)))
         return self**-1.0 * other
 
     def __abs__(self) -> Value:
@@ -298,19 +306,27 @@ class Value:
 
     # -- gradients ------------------------------------------------------------------------------
 
-    def backward(self, create_graph: bool = False) -> None:
-        """Add d self / d node to ``node.grad`` for every node that ``self`` depends on.
+    def backward(self, gradient: float = 1.0, *, create_graph: bool = False) -> None:
+        """Add ``gradient`` times d self / d node to ``node.grad`` for every node ``self`` depends on.
 
-        Gradients accumulate across calls, as in PyTorch: call ``zero_grad()`` (or set
-        ``.grad = 0.0``) between steps. With ``create_graph=True`` the gradients are Values in the
-        graph, so they can be differentiated again. Nothing is written if an error is raised.
+        ``gradient`` is the gradient arriving at ``self`` from outside (PyTorch's name): 1, d self /
+        d self, unless ``self`` is part of a larger computation done elsewhere. Gradients accumulate
+        across calls, as in PyTorch: call ``zero_grad()`` (or set ``.grad = 0.0``) between steps.
+        With ``create_graph=True`` (keyword only) the gradients are Values in the graph, so they can
+        be differentiated again. Nothing is written if an error is raised.
 
         >>> x = Value(3.0)
         >>> (x * x).backward()
         >>> x.grad
         6.0
+        >>> (x * x).backward(0.5)   # adds 0.5 * 6
+        >>> x.grad
+        9.0
         """
-        order, saved = _run_backward(self, create_graph)
+        if isinstance(gradient, (bool, np.bool_)):
+            raise TypeError(f"backward(gradient) takes the gradient arriving at the output, a number, got "
+                            f"{gradient!r}; for differentiable gradients pass create_graph={gradient!r} by keyword")
+        order, saved = _run_backward(self, create_graph, _to_float(gradient, "backward(gradient)"))
         if saved is None:  # every .grad was 0.0 before: the new gradients are the result
             return
         try:
@@ -374,6 +390,22 @@ def _leaf(data: float) -> Value:
     if current_mode() != RECORD:
         _note_new(node)
     return node
+
+
+def _constant_node(node: Value, c: float) -> Value:
+    """The node of ``node``'s unboxed constant operand ``c``, with the gradient backward would have given it.
+
+    The backward pass skips a constant kept as a float (nothing needs its gradient), but a drawing
+    shows one, as micrograd does. A constant has one consumer, ``node``, whose gradient is complete
+    after ``backward()``: so its gradient is the local derivative d node / d c times ``node.grad``.
+    """
+    leaf = _leaf(c)
+    g = node.grad
+    g = g if type(g) is float else getattr(g, "data", 0.0)  # a Value after create_graph: its number
+    if g:
+        with contextlib.suppress(ArithmeticError, ValueError, TypeError, IndexError):  # backward reports these
+            leaf.grad = node._op.derivative(node._a.data, c, node.data)[1] * g
+    return leaf
 
 
 def _note_new(leaf: Value) -> None:
@@ -748,8 +780,8 @@ def _reverse_topological(root: Value, constants: bool = False) -> list[Value]:
     return order
 
 
-def _run_backward(root: Value, create_graph: bool) -> tuple[list[Value], list[Any] | None]:
-    """Run the chain rule from ``root``, leaving d root / d node in ``node.grad``.
+def _run_backward(root: Value, create_graph: bool, seed: float = 1.0) -> tuple[list[Value], list[Any] | None]:
+    """Run the chain rule from ``root``, leaving ``seed`` times d root / d node in ``node.grad``.
 
     Every node's ``.grad`` starts from zero (None with ``create_graph``, so a first contribution is
     stored as it is instead of adding a needless ``0 + ...`` node to the gradient's graph). Returns
@@ -766,7 +798,7 @@ def _run_backward(root: Value, create_graph: bool) -> tuple[list[Value], list[An
         start = None if create_graph else 0.0
         for node in order:
             node.grad = start
-    root.grad = 1.0
+    root.grad = seed
     try:
         if create_graph:
             with enable_grad():
@@ -860,14 +892,19 @@ def _chain_rule(order: list[Value]) -> None:
 
 
 def _step(node: Value) -> None:
-    """One node's share of the chain rule: its gradient times each local derivative, added to its parents'."""
-    parents = node._prev
-    partials = node._op.derivative(*[p.data for p in parents], node.data)  # type: ignore[union-attr]
+    """One node's share of the chain rule: its gradient times each local derivative, added to its parents'.
+
+    An unboxed constant stays a float here: it gets its gradient when it gets its node (see _prev).
+    """
+    a, b = node._a, node._b
+    parents = a if type(a) is tuple else (a,) if b is None else (a, b)
+    partials = node._op.derivative(*[_data(p) for p in parents], node.data)
     if len(partials) != len(parents):
         raise RuleError(_partials_message(node, partials))
     g = node.grad
     for parent, partial_ in zip(parents, partials):
-        parent.grad += partial_ * g
+        if type(parent) is not float:
+            parent.grad += partial_ * g
 
 
 def _chain_rule_graph(order: list[Value]) -> None:

@@ -125,3 +125,31 @@ def test_hand_built_nodes_follow_no_grad() -> None:
 def test_copies_of_a_graph_share_its_ops() -> None:
     y = Value(1.0) * 2.0
     assert copy.deepcopy(y)._op is y._op and copy.copy(y._op) is y._op
+
+
+def test_constants_get_the_gradients_micrograd_gives_them_once_drawn() -> None:
+    from microgradx.viz import trace
+
+    x = Value(1.0, label="x")
+    y = (x * 2 + 1).relu()  # micrograd: the 2 gets d y / d 2 = x = 1, the 1 gets 1
+    y.backward()
+    nodes, _ = trace(y)
+    constants = [n for n in nodes if not n._prev and n is not x]
+    assert [(c.data, c.grad) for c in constants] == [(2.0, 1.0), (1.0, 1.0)]
+    y.backward()  # a second pass accumulates into them, as into every node
+    assert [c.grad for c in constants] == [2.0, 2.0] and x.grad == 4.0
+
+
+def test_backward_takes_the_outside_gradient_as_pytorch_does() -> None:
+    x = Value(3.0)
+    (x * x).backward(0.5)
+    assert x.grad == 3.0
+    with pytest.raises(TypeError, match="pass create_graph=True by keyword"):
+        (x * x).backward(True)
+    assert x.grad == 3.0
+
+
+def test_division_by_zero_names_both_sides_as_written() -> None:
+    x, y = Value(1.0, label="x"), Value(0.0, label="y")
+    with pytest.raises(ValueError, match=r"a / b needs b != 0, got a = 1.0 \('x'\), b = 0.0 \('y'\)"):
+        x / y
