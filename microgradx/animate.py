@@ -153,7 +153,15 @@ class Animation:
         self.path: Path | None = None
 
     def save(self, path: str | Path) -> Path:
-        """Write the page to ``path`` (UTF-8, replaced whole or not at all) and return the path."""
+        """Write the page to ``path`` (UTF-8, replaced whole or not at all) and return the path.
+
+        The page is HTML: a path ending in an extension of another format (``.svg``, ``.png``) is
+        refused, since the file would not open as one.
+        """
+        extension = Path(path).suffix[1:].lower()
+        if extension in viz.SAVE_FORMATS and extension != "html":
+            raise ValueError(f"the animation is a web page: save it as .html, not {str(path)!r} (a .{extension} "
+                             "file); for a still picture of the graph use microgradx.viz.save")
         self.path = write_atomic(path, self.html, who="Animation.save()")
         return self.path
 

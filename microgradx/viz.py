@@ -824,6 +824,24 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR") -> Graph:
     return draw_graph(root, rankdir=rankdir, format=format)
 
 
+def _file_format(path: Path, format: str | None) -> str:
+    """The format to write ``path`` in: ``format``, or the extension's; a format that contradicts a
+    known extension (PNG bytes in ``graph.svg``) is refused, since every viewer would then fail on it.
+
+    >>> _file_format(Path("g.gv"), None), _file_format(Path("g"), "png")
+    ('dot', 'png')
+    """
+    extension = {"gv": "dot", "htm": "html"}.get(path.suffix[1:].lower(), path.suffix[1:].lower())
+    fmt_ = {"gv": "dot", "htm": "html"}.get((format or extension).lower(), (format or extension).lower())
+    if fmt_ not in SAVE_FORMATS:
+        raise ValueError(f"cannot save a graph as {fmt_ or 'a file without an extension'!r} ({str(path)!r}): "
+                         "use a .svg, .png, .pdf, .dot or .html path, or pass format='svg'")
+    if format is not None and extension in SAVE_FORMATS and extension != fmt_:
+        raise ValueError(f"format={format!r} does not match the extension of {str(path)!r}: a .{extension} file "
+                         f"holds {extension}; name the file .{fmt_}, or drop format=")
+    return fmt_
+
+
 def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str | None = None,
          **options: Any) -> Path:
     """Write a graph to ``path``; the extension (.svg, .png, .pdf, .dot, .html) picks the format.
@@ -840,11 +858,7 @@ def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str 
     True
     """
     path = Path(path)
-    fmt_ = (format or path.suffix[1:]).lower()
-    fmt_ = "dot" if fmt_ == "gv" else fmt_
-    if fmt_ not in SAVE_FORMATS:
-        raise ValueError(f"cannot save a graph as {fmt_ or 'a file without an extension'!r} ({str(path)!r}): "
-                         "use a .svg, .png, .pdf, .dot or .html path, or pass format='svg'")
+    fmt_ = _file_format(path, format)
     if isinstance(root_or_graph, Value):
         graph = draw_graph(root_or_graph, **options)
     elif isinstance(root_or_graph, graphviz.Digraph):

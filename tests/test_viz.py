@@ -521,3 +521,18 @@ def test_jupyter_display_is_a_picture_that_survives_an_untrusted_notebook() -> N
     assert "Graph of" in bundle["text/plain"] and "0x" not in bundle["text/plain"]
     svg = graph._repr_mimebundle_(include=["image/svg+xml"])["image/svg+xml"]  # on request, as graphviz gives it
     assert ET.fromstring(svg.encode()).tag == f"{SVG}svg"
+
+
+def test_a_format_that_contradicts_the_extension_is_refused_and_nothing_is_written(tmp_path, capsys) -> None:
+    from microgradx.animate import animate_backward
+    from microgradx.cli import main
+
+    y = (Value(1.0, label="x") * 2).tanh()
+    with pytest.raises(ValueError, match=r"format='png' does not match the extension of .*a\.svg"):
+        save(y, tmp_path / "a.svg", format="png")
+    with pytest.raises(ValueError, match=r"the animation is a web page: save it as \.html"):
+        animate_backward(y, tmp_path / "b.svg")
+    assert main(["draw", "x*2", "--set", "x=1", "--format", "png", "-o", str(tmp_path / "c.svg")]) == 2
+    assert "does not match the extension" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert save(y, tmp_path / "d", format="png").read_bytes().startswith(b"\x89PNG")  # no extension: format decides
