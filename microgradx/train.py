@@ -52,7 +52,9 @@ def _logit_right(out: np.ndarray, y: np.ndarray) -> float:
 
 
 def _argmax_right(out: np.ndarray, y: np.ndarray) -> float:
-    return float((out.argmax(axis=-1) == y).sum())
+    # A target is a class index, or a row of class probabilities (one-hot or smoothed), whose class is its largest.
+    classes = y.argmax(axis=-1) if y.ndim == out.ndim else y
+    return float((out.argmax(axis=-1) == classes).sum())
 
 
 def _examples_right(right: np.ndarray) -> float:

@@ -215,3 +215,16 @@ def test_fit_errors():
         with pytest.raises(ValueError, match="l2 is the weight of the L2 penalty, a number >= 0"):
             fit(model, X, y, loss="mse", optimizer=opt, l2=l2, progress=False)
     assert opt.step_count == 0  # every refusal came before the first step
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["scalar", "compiled"])
+def test_accuracy_with_class_probability_targets_is_the_accuracy_of_their_classes(compiled: bool) -> None:
+    from microgradx.data import load_iris, one_hot
+
+    X, y = load_iris()
+    model = MLP(4, [8, 3], seed=0)
+    _, by_index = evaluate(model, X, y, loss="cross_entropy", compile=compiled)
+    _, by_one_hot = evaluate(model, X, one_hot(y, 3), loss="cross_entropy", compile=compiled)
+    _, by_smoothed = evaluate(model, X, 0.9 * one_hot(y, 3) + 0.1 / 3, loss="cross_entropy", compile=compiled)
+    predicted = np.array([max(range(3), key=lambda k: model(x)[k].data) for x in X.tolist()])
+    assert by_index == by_one_hot == by_smoothed == float(np.mean(predicted == y))
