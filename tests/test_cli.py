@@ -98,7 +98,7 @@ def test_hostile_expressions_are_refused_and_never_run(tmp_path: Path, expressio
     (["x", "--set", "x=nan"], ["finite"]),
     (["x", "--set", "x=1", "x=2"], ["twice"]),
     (["x", "--set", "x=1", "-o", "graph.jpeg"], ["cannot tell the format", "--format"]),
-    (["x", "--set", "x=1", "-o", "missing/dir/graph.dot"], ["does not exist; create it first"]),
+    (["x", "--set", "x=1", "-o", "missing/dir/graph.dot"], ["missing/dir", "does not exist; create it first"]),
     (["x", "--set", "x=1", "--format", "gif"], ["invalid choice: 'gif'"]),
     (["--set", "x=1", "x * 2"], ["expression", "before --set"]),
     (["-x", "--set", "x=1"], ["'-x' starts with - so it was read as an option", "'(-x)'"]),
