@@ -1,11 +1,27 @@
 """Gradient checking: compare the engine's gradients with central differences, and say which op is wrong.
 
 The exercise loop: write an op's derivative (:func:`microgradx.define_op`), run :func:`gradcheck`,
-read the table it prints when something is off, fix the rule. Each input is nudged by ``± eps`` and
-``f`` evaluated again; the slope ``(f(x + eps) - f(x - eps)) / 2 eps`` must match the gradient the
-backward pass computes. When a gradient does not match, the check looks at every op on the path
-from that input to the output and compares the op's derivative rule with a finite difference of
-its own forward rule: the op whose two rules disagree is named as the likely culprit.
+read the table it prints when something is off, fix the rule. Each input x is nudged by a step
+``h = eps * max(1, |x|)`` and ``f`` evaluated again; the slope ``(f(x + h) - f(x - h)) / 2h`` must
+match the gradient the backward pass computes. When a gradient does not match, the check looks at
+every op on the path from that input to the output and compares the op's derivative rule with a
+finite difference of its own forward rule: the op whose two rules disagree is named as the likely
+culprit.
+
+**The step scales with the input**, as in SciPy's ``approx_derivative``: a fixed ``eps`` is lost
+in rounding once ``|x|`` is large (``1e17 + 1e-6 == 1e17``), while ``eps * |x|`` always moves x by
+the same fraction of its size. Where ``f`` changes on a shorter scale than ``|x|`` (``sin(x)`` at
+``x = 1e6``), a row that does not match at that step is tried again at smaller steps, down to
+``eps`` itself, before it fails.
+
+**Rounding.** Each float operation may be off by one unit in the last place, and a finite
+difference divides those errors by the step. From the backward pass the check knows how much each
+intermediate result moves the output, so it bounds the rounding error of every finite difference
+(first-order error analysis, as in Higham's *Accuracy and Stability of Numerical Algorithms*,
+ch. 3). A row whose finite difference cannot be told from rounding noise (``x + 1e12`` at
+``x = 1``: floats near 1e12 are 1.2e-4 apart, the step is 1e-6) has status ``unresolved``: not a
+failure, no culprit named, nothing checked. The per-op probe that names culprits allows for the
+same noise, so no op is blamed for rounding.
 
 **Inputs** are numbers or Values. A number becomes a new leaf Value. A Value is used as it is: ``f``
 receives it, and the finite differences nudge its ``.data`` and put it back afterwards, so ``f`` may
@@ -14,7 +30,8 @@ ever touched. ``f`` takes one Value per input and returns one Value.
 
 Where an input sits on a kink (relu at 0, or a branch such as ``if x > 0`` in ``f``) the
 derivative jumps, central differences straddle the jump, and there is nothing to check: such rows
-are reported with status ``kink``, not as failures.
+are reported with status ``kink``, not as failures. A report in which no row could be checked says
+so in its first line.
 
 >>> from microgradx import define_op
 >>> square = define_op("square", lambda x: x * x, lambda x, out: (2 * x,))
@@ -25,13 +42,12 @@ True
 gradcheck failed: 1 of 1 gradients differ from central differences (eps=1e-06, atol=1e-05, rtol=0.001)
 input      analytic  numeric  abs error  rel error  status  likely culprit
 inputs[0]  3         6        3          0.5        FAIL    half_square
-inputs[0]: op 'half_square' at x = 3: its derivative rule gives d/dx = 3, but its forward rule
+inputs[0]: op 'half_square' at its input 3: its derivative rule gives 3, but its forward rule
 changes at the rate 6 (off by a factor of 2: is a factor missing?)
 """
 
 from __future__ import annotations
 
-import functools
 import html
 import math
 import reprlib
@@ -40,7 +56,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union, cast
 
-from .engine import Value, _input_names, _is_real, apply_op, enable_grad, grad
+from .engine import Value, _is_real, apply_op, enable_grad, grad
 from .ops import DomainError, Op
 
 __all__ = [
@@ -51,6 +67,9 @@ __all__ = [
 Inputs = Union[Value, float, Sequence[Union[Value, float]]]
 
 _LOCAL_STEP = 1e-6  # step of the finite differences that test one op's rules, relative to max(1, |x|)
+_ULP = 2.0**-52  # how far one float operation may be off, relative to its result (one unit in the last place)
+_OP_ROUNDING = 4 * _ULP  # the same for one op's forward rule, which may take a few operations
+_MAX_REFINEMENTS = 12  # smaller steps tried before a row fails (each one tenth of the last)
 
 
 class GradcheckError(AssertionError):
@@ -72,7 +91,8 @@ class GradcheckError(AssertionError):
 
 
 class GradcheckWarning(UserWarning):
-    """gradcheck passed, but some inputs sit on a kink, where no gradient can be checked.
+    """gradcheck passed, but some rows were not checked: their input sits on a kink, or their finite
+    difference is below float resolution.
 
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
@@ -88,9 +108,10 @@ class GradcheckWarning(UserWarning):
 class Row:
     """One checked derivative: which input(s), the two values, the errors, the verdict.
 
-    ``status`` is ``"ok"``, ``"FAIL"`` or ``"kink"``; ``culprit`` names the ops whose derivative
-    rule disagrees with their forward rule (empty when none stands out); ``note`` says why in one
-    sentence.
+    ``status`` is ``"ok"``, ``"FAIL"``, ``"kink"`` (the derivative jumps here: not checked) or
+    ``"unresolved"`` (the finite difference is below float resolution: not checked); ``culprit``
+    names the ops whose derivative rule disagrees with their forward rule (empty when none stands
+    out); ``note`` says why in one sentence.
 
     >>> check(lambda x: x * x, [3.0]).rows[0].status
     'ok'
@@ -109,12 +130,13 @@ class Row:
 class GradcheckReport:
     """The result of :func:`check`: one :class:`Row` per derivative, as a text or HTML table.
 
-    ``passed`` (also the report's truth value) is False when any row failed; kinks do not fail.
+    ``passed`` (also the report's truth value) is False when any row failed; rows that could not be
+    checked (``kink``, ``unresolved``) do not fail, and the headline says when no row was checked.
     ``str(report)`` is the text table, and Jupyter shows the HTML one.
 
     >>> report = check(lambda x, y: x * y, [2.0, 5.0])
-    >>> report.passed, [row.input for row in report.rows], report.rows[0].numeric
-    (True, ['inputs[0]', 'inputs[1]'], 5.0...)
+    >>> report.passed, [row.input for row in report.rows], round(report.rows[0].numeric, 6)
+    (True, ['inputs[0]', 'inputs[1]'], 5.0)
     """
 
     def __init__(self, rows: Sequence[Row], *, order: int, eps: float, atol: float, rtol: float) -> None:
@@ -133,6 +155,16 @@ class GradcheckReport:
         return tuple(row for row in self.rows if row.status == "kink")
 
     @property
+    def unresolved(self) -> tuple[Row, ...]:
+        """The rows whose finite difference is below float resolution: reported, not checked."""
+        return tuple(row for row in self.rows if row.status == "unresolved")
+
+    @property
+    def checked(self) -> tuple[Row, ...]:
+        """The rows where the two values were compared: ``ok`` or ``FAIL``."""
+        return tuple(row for row in self.rows if row.status in ("ok", "FAIL"))
+
+    @property
     def passed(self) -> bool:
         """True when no row failed."""
         return not self.failures
@@ -141,15 +173,23 @@ class GradcheckReport:
         return self.passed
 
     def headline(self) -> str:
-        """One line: the verdict, how many rows failed or sit on a kink, and the settings."""
+        """One line: the verdict, how many rows failed or could not be checked, and the settings."""
         what = "gradgradcheck" if self.order == 2 else "gradcheck"
         kind = "second derivatives" if self.order == 2 else "gradients"
         settings = f"(eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g})"
-        n, kinks = len(self.rows), len(self.kinks)
-        on_kinks = f"; {kinks} on a kink, not checked" if kinks else ""
+        n = len(self.rows)
+        reasons = [(len(rows), reason) for rows, reason in (
+            (self.kinks, "on a kink"), (self.unresolved, "below float resolution")) if rows]
+        why = " and ".join(f"{count} {reason}" for count, reason in reasons)
+        if not self.checked:
+            if n == 1:
+                return f"{what} could not check anything: the one {kind[:-1]} is {reasons[0][1]} {settings}"
+            return f"{what} could not check anything: of its {n} {kind}, {why} {settings}"
+        unchecked = f"; {why}, not checked" if why else ""
         if self.passed:
-            return f"{what} passed: {n - kinks} of {n} {kind} match central differences{on_kinks} {settings}"
-        return f"{what} failed: {len(self.failures)} of {n} {kind} differ from central differences{on_kinks} {settings}"
+            return f"{what} passed: {len(self.checked)} of {n} {kind} match central differences{unchecked} {settings}"
+        return (f"{what} failed: {len(self.failures)} of {n} {kind} differ from central differences{unchecked} "
+                f"{settings}")
 
     def _cells(self) -> tuple[list[str], list[list[str]]]:
         header = ["inputs (i, j)" if self.order == 2 else "input", "analytic", "numeric", "abs error",
@@ -208,17 +248,24 @@ class GradcheckReport:
 
 
 def numerical_grad(f: Callable[..., Value], inputs: Inputs, eps: float = 1e-6) -> tuple[float, ...]:
-    """The gradient of ``f`` at ``inputs`` by central differences: (f(x + eps) - f(x - eps)) / 2 eps.
+    """The gradient of ``f`` at ``inputs`` by central differences: (f(x + h) - f(x - h)) / 2h.
 
-    One float per input. Inputs are numbers or Values (see the module docstring).
+    One float per input. The step is ``h = eps * max(1, |x|)`` for each input x (see the module
+    docstring). Inputs are numbers or Values. Raises DomainError where ``f`` is not defined at
+    ``x ± h``, and ValueError where ``x ± h`` rounds back to x (an ``eps`` below float resolution).
 
-    >>> numerical_grad(lambda x, y: x * x * y, [3.0, 2.0])  # (2xy, x^2)
-    (12.0..., 9.0...)
+    >>> [round(g, 6) for g in numerical_grad(lambda x, y: x * x * y, [3.0, 2.0])]  # (2xy, x^2)
+    [12.0, 9.0]
+    >>> numerical_grad(lambda x: 2 * x, [1e17])  # a step of 1e11 here, where 1e17 + 1e-6 == 1e17
+    (2.0,)
     """
     _check_settings(eps, 0.0, 0.0)
     leaves = _leaves(inputs)
     names = _names(leaves)
-    return tuple(_central(lambda: (_call(f, leaves).data,), leaves, i, eps, names[i])[0] for i in range(len(leaves)))
+    return tuple(
+        _central(lambda: (_call(f, leaves).data,), leaves, i, _step(leaves[i].data, eps), names[i])[0]
+        for i in range(len(leaves))
+    )
 
 
 def check(
@@ -228,8 +275,10 @@ def check(
     """Compare the gradients of ``f`` at ``inputs`` with central differences; return the report.
 
     ``order=1`` checks the gradient (one row per input); ``order=2`` checks every second derivative
-    d²f / dx_i dx_j, computed through ``create_graph=True`` (one row per pair). A row fails when
-    ``|analytic - numeric| > atol + rtol * |numeric|``.
+    d²f / dx_i dx_j, computed through ``create_graph=True`` (one row per pair). Each input x is
+    moved by ``eps * max(1, |x|)``. A row fails when ``|analytic - numeric| > atol + rtol * |numeric|``
+    and the difference is more than float rounding can explain. Raises ValueError for settings
+    out of range or an ``eps`` whose step rounds to nothing.
 
     >>> report = check(lambda x: x.relu(), [0.0])
     >>> report.passed, report.rows[0].status
@@ -251,9 +300,10 @@ def gradcheck(
     """True if the gradients of ``f`` at ``inputs`` match central differences, else raise (or False).
 
     On a mismatch it raises :class:`GradcheckError` whose message is the report's table, naming
-    the likely culprit op; with ``raise_exception=False`` it returns False instead. Inputs on a
-    kink are not failures: it returns True and warns (:class:`GradcheckWarning`) that they were
-    not checked. Use :func:`check` for the report itself.
+    the likely culprit op; with ``raise_exception=False`` it returns False instead. Rows that
+    cannot be checked (an input on a kink, a finite difference below float resolution) are not
+    failures: it returns True and warns (:class:`GradcheckWarning`) that they were not checked.
+    Use :func:`check` for the report itself.
 
     >>> gradcheck(lambda x, y: (x * y).tanh() + x.exp(), [0.5, -1.0])
     True
@@ -282,7 +332,7 @@ def _verdict(report: GradcheckReport, raise_exception: bool) -> bool:
         if raise_exception:
             raise GradcheckError(report)
         return False
-    if report.kinks:
+    if report.kinks or report.unresolved:
         warnings.warn(report.text, GradcheckWarning, stacklevel=3)
     return True
 
@@ -340,25 +390,48 @@ def _call(f: Callable[..., Value], leaves: Sequence[Value]) -> Value:
     return out
 
 
+def _step(x: float, eps: float) -> float:
+    """The finite-difference step at x: ``eps`` relative to |x|, and ``eps`` itself where |x| < 1."""
+    return eps * max(1.0, abs(x))
+
+
+def _smaller_steps(h: float, floor: float) -> list[float]:
+    """h / 10, h / 100, ... while not below ``floor``: the steps tried after h, for an f that changes
+    on a shorter scale than |x| (sin(x) at x = 1e6, where h = 1)."""
+    steps: list[float] = []
+    while len(steps) < _MAX_REFINEMENTS and h / 10 >= floor:
+        h /= 10
+        steps.append(h)
+    return steps
+
+
 def _central(
-    evaluate: Callable[[], Sequence[float]], leaves: Sequence[Value], i: int, eps: float, name: str
+    evaluate: Callable[[], Sequence[float]], leaves: Sequence[Value], i: int, h: float, name: str
 ) -> list[float]:
-    """Central differences of ``evaluate()`` (a tuple of floats) as input ``i`` moves by ± eps."""
+    """Central differences of ``evaluate()`` (a tuple of floats) as input ``i`` moves by ± h."""
     x = leaves[i]
     x0 = x.data
+    up, down = x0 + h, x0 - h
+    if not (math.isfinite(up) and math.isfinite(down)):
+        raise ValueError(f"{name} = {x0!r} ± {h:g} is beyond the largest float: use a smaller eps")
+    if up == x0 or down == x0:
+        raise ValueError(
+            f"the step {h:g} at {name} = {x0!r} is below float resolution (x ± step rounds back to x), so there "
+            f"is no finite difference to take: eps must be at least 1e-15 (1e-6 is a good start)"
+        )
     try:
-        x.data = x0 + eps
+        x.data = up
         plus = evaluate()
-        x.data = x0 - eps
+        x.data = down
         minus = evaluate()
     except DomainError as error:
         raise DomainError(
-            f"f is not defined at {name} = {x0!r} ± {eps:g}, where the central differences evaluate it "
-            f"({error}): check at a point at least eps inside the domain"
+            f"f is not defined at {name} = {x0!r} ± {h:g}, where the central differences evaluate it "
+            f"({error}): check at a point at least that far inside the domain"
         ) from error
     finally:
         x.data = x0
-    step = (x0 + eps) - (x0 - eps)  # the exact distance between the two points, not the rounded 2 eps
+    step = up - down  # the exact distance between the two points, not the rounded 2h
     return [(p - m) / step for p, m in zip(plus, minus)]
 
 
@@ -379,15 +452,16 @@ def _grad(out: Value, leaves: Sequence[Value], create_graph: bool = False) -> tu
         return grad(out, leaves, create_graph=create_graph)
     except TypeError as error:
         for node in _topological([out]):
-            if not node._prev:
+            op = node._op
+            if not node._prev or op is None or op.derivative is None:
                 continue
             xs = [p.data for p in node._prev]
             try:
-                problem = _as_partials(node._op.derivative(*xs, node.data), len(xs))
+                problem = _as_partials(op.derivative(*xs, node.data), len(xs))
             except Exception:  # the rule fails in another way: the engine's own error says more
                 continue
             if isinstance(problem, str):
-                raise TypeError(f"{_at(node._op, xs)}: {problem}") from error
+                raise TypeError(f"{_at(op, xs)}: {problem}") from error
         raise
 
 
@@ -441,6 +515,7 @@ class _Checker:
     def __init__(self, f: Callable[..., Value], leaves: list[Value], eps: float, atol: float, rtol: float) -> None:
         self.f, self.leaves, self.eps, self.atol, self.rtol = f, leaves, eps, atol, rtol
         self.names = _names(leaves)
+        self.steps = [_step(x.data, eps) for x in leaves]
         self._verdicts: dict[tuple[int, int], str] = {}  # (node id, order) -> complaint about its rules
         self._around: dict[tuple[int, int], tuple[_Graph, _Graph, _Graph]] = {}  # (input, order) -> graphs
 
@@ -449,8 +524,8 @@ class _Checker:
         analytic = _grad(out, self.leaves)
         rows = []
         for i, name in enumerate(self.names):
-            (numeric,) = _central(lambda: (_call(self.f, self.leaves).data,), self.leaves, i, self.eps, name)
-            rows.append(self._row(name, analytic[i], numeric, functools.partial(self._diagnose, out, [], i, i)))
+            (numeric,) = self._first_order_column(i, self.steps[i])
+            rows.append(self._row(name, analytic[i], numeric, out, [], i, i))
         return rows
 
     def second_order_rows(self) -> list[Row]:
@@ -458,34 +533,62 @@ class _Checker:
         grads = _grad(out, self.leaves, create_graph=True)
         hessian = [_grad(g, self.leaves) for g in grads]  # hessian[i][j] = d/dx_j (df/dx_i)
         # columns[j][i] = the central difference of df/dx_i as x_j moves
-        columns = [_central(self._gradient_data, self.leaves, j, self.eps, name) for j, name in enumerate(self.names)]
+        columns = [self._second_order_column(j, self.steps[j]) for j in range(len(self.leaves))]
         return [
-            self._row(f"{name_i}, {name_j}", hessian[i][j], columns[j][i],
-                      functools.partial(self._diagnose, out, [grads[i]], i, j))
+            self._row(f"{name_i}, {name_j}", hessian[i][j], columns[j][i], out, [grads[i]], i, j)
             for i, name_i in enumerate(self.names)
             for j, name_j in enumerate(self.names)
         ]
+
+    def _first_order_column(self, j: int, h: float) -> list[float]:
+        return _central(lambda: (_call(self.f, self.leaves).data,), self.leaves, j, h, self.names[j])
+
+    def _second_order_column(self, j: int, h: float) -> list[float]:
+        return _central(self._gradient_data, self.leaves, j, h, self.names[j])
 
     def _gradient_data(self) -> list[float]:
         out = _call(self.f, self.leaves)
         return [g.data for g in grad(out, self.leaves, create_graph=True)]
 
-    def _row(self, name: str, analytic: float, numeric: float, diagnose: Callable[[], tuple[str, str, str]]) -> Row:
-        abs_error, rel_error = _errors(analytic, numeric)
-        if _is_close(analytic, numeric, self.atol, self.rtol):
-            return Row(name, analytic, numeric, abs_error, rel_error, "ok")
-        status, culprit, note = diagnose()
-        return Row(name, analytic, numeric, abs_error, rel_error, status, culprit, note)
+    def _tolerance(self, numeric: float) -> float:
+        return self.atol + self.rtol * abs(numeric)
 
-    def _diagnose(self, out: Value, grads: list[Value], i: int, j: int) -> tuple[str, str, str]:
-        """Why d(out or grads)/dx_j failed: a kink, a branch, a cut, or an op whose rules disagree.
+    def _row(self, name: str, analytic: float, numeric: float, out: Value, grads: list[Value], i: int,
+             j: int) -> Row:
+        """The verdict on d(out, or grads[0])/dx_j: ``i`` is the input whose gradient is checked (the
+        same as ``j`` for first order).
 
-        ``i`` is the input whose gradient is checked (the same as ``j`` for first order).
+        Agreement within the tolerance is a pass: rounding could only fake it by landing on the
+        wrong value. A disagreement is a failure only if it stays where rounding cannot explain it
+        and smaller steps do not remove it.
         """
+        if _is_close(analytic, numeric, self.atol, self.rtol):
+            return Row(name, analytic, numeric, *_errors(analytic, numeric), "ok")
         order = 2 if grads else 1
         kink = self._kink_or_branch(j, order)
         if kink:
-            return "kink", "", kink
+            return Row(name, analytic, numeric, *_errors(analytic, numeric), "kink", "", kink)
+        rounding = self._rounding(i, j, order)
+        h, tolerance = self.steps[j], self._tolerance(numeric)
+        noise = rounding.slope_error(h)
+        if noise > tolerance and _is_close(analytic, numeric, self.atol + noise, self.rtol):
+            # rounding alone may exceed the tolerance, and it explains the difference
+            note = rounding.explain(h, "f" if order == 1 else f"df/d{self.names[i]}")
+            return Row(name, analytic, numeric, *_errors(analytic, numeric), "unresolved", "", note)
+        x0 = self.leaves[j].data
+        for smaller in _smaller_steps(h, self.eps):  # f may change on a shorter scale than |x|
+            if rounding.slope_error(smaller) > tolerance or x0 + smaller == x0 or x0 - smaller == x0:
+                break
+            column = self._first_order_column(j, smaller) if order == 1 else self._second_order_column(j, smaller)
+            numeric = column[i if order == 2 else 0]  # a smaller step, as free of rounding: more accurate
+            if _is_close(analytic, numeric, self.atol, self.rtol):
+                return Row(name, analytic, numeric, *_errors(analytic, numeric), "ok")
+        culprit, note = self._diagnose(out, grads, i, j)
+        return Row(name, analytic, numeric, *_errors(analytic, numeric), "FAIL", culprit, note)
+
+    def _diagnose(self, out: Value, grads: list[Value], i: int, j: int) -> tuple[str, str]:
+        """Why d(out or grads)/dx_j failed: a cut, or an op whose rules disagree. (culprit, note)"""
+        order = 2 if grads else 1
         nodes = _topological([out, *grads])
         sources = [self.leaves[i], self.leaves[j]]
         suspects: dict[str, str] = {}
@@ -499,11 +602,11 @@ class _Checker:
                 if complaint:
                     suspects.setdefault(node._op.name, complaint)  # type: ignore[union-attr]
         if suspects:
-            return "FAIL", ", ".join(suspects), next(iter(suspects.values()))
+            return ", ".join(suspects), next(iter(suspects.values()))
         cut = self._cut(j, order)
         if cut:
-            return "FAIL", "", cut
-        return "FAIL", "", (
+            return "", cut
+        return "", (
             "no single op stands out: every derivative rule on the path agrees with its forward rule here; "
             "check that f builds its result from the Values it receives"
         )
@@ -514,14 +617,30 @@ class _Checker:
             return _Graph([out])
         return _Graph([out, *grad(out, self.leaves, create_graph=True)])
 
+    def _rounding(self, i: int, j: int, order: int) -> _Rounding:
+        """The rounding in the finite difference of f (order 1) or df/dx_i (order 2) as x_j moves,
+        from the two evaluations it takes, at x_j - h and x_j + h."""
+        x = self.leaves[j]
+        x0 = x.data
+        terms = []
+        try:
+            for step in (-self.steps[j], self.steps[j]):
+                x.data = x0 + step  # the adjoints below read the inputs' data: keep x moved meanwhile
+                out = _call(self.f, self.leaves)
+                root = out if order == 1 else grad(out, self.leaves, create_graph=True)[i]
+                terms += _rounding_terms(root, x)
+        finally:
+            x.data = x0
+        return _Rounding(terms)
+
     def _graphs_around(self, j: int, order: int) -> tuple[_Graph, _Graph, _Graph]:
-        """The graphs of f (and of its gradient, for order 2) at x_j - eps, x_j and x_j + eps."""
+        """The graphs of f (and of its gradient, for order 2) at x_j - h, x_j and x_j + h."""
         if (j, order) not in self._around:
             x = self.leaves[j]
             x0 = x.data
             try:
                 graphs = []
-                for step in (-self.eps, 0.0, self.eps):
+                for step in (-self.steps[j], 0.0, self.steps[j]):
                     x.data = x0 + step
                     graphs.append(self._evaluate_graph(order))
             finally:
@@ -533,21 +652,21 @@ class _Checker:
         minus, center, plus = self._graphs_around(j, order)
         name = self.names[j]
         if not minus.shape == center.shape == plus.shape:
-            return (f"f builds a different graph at {name} - eps and {name} + eps (it branches on the data, "
+            return (f"f builds a different graph at {name} - h and {name} + h (it branches on the data, "
                     "as in `if x > 0`): the derivative jumps here, so central differences cannot check it; "
                     "move the input away from the branch point")
         for k, node in enumerate(center.nodes):
             op = node._op
-            if op is None or not op.kinks or len(center.shape[k][1]) != 1:
+            if not node._prev or not op.kinks or len(center.shape[k][1]) != 1:  # type: ignore[union-attr]
                 continue
             p = center.shape[k][1][0]
             args = (minus.data[p], center.data[p], plus.data[p])
             if args[0] == args[1] == args[2]:
                 continue  # this op's input does not move with x_j
-            for point in op.kinks:
+            for point in op.kinks:  # type: ignore[union-attr]
                 if min(args) <= point <= max(args):
-                    return (f"{op.name} has a kink at {point:g} and its input is {args[1]:.6g} here, within the "
-                            f"reach of {name} ± eps: the derivative jumps, so central differences cannot check "
+                    return (f"{op.name} has a kink at {point:g} and its input is {args[1]:.6g} here, within the "  # type: ignore[union-attr]
+                            f"reach of {name} ± h: the derivative jumps, so central differences cannot check "
                             "it; move the input away from the kink")
         return ""
 
@@ -570,18 +689,71 @@ class _Checker:
         if key not in self._verdicts:
             op, xs = node._op, [p.data for p in node._prev]
             verdict = ""
-            if op is not None:
+            if node._prev and getattr(op, "derivative", None) is None:
+                verdict = (f"op {op.name!r} has no derivative rule in the table (it was made with a _backward "  # type: ignore[union-attr]
+                           "function, micrograd-style), so gradcheck cannot test it on its own; make it with "
+                           "define_op(name, forward, derivative) to have its rule checked")
+            elif node._prev:
                 check_rules = _check_first_order_rule if order == 1 else _check_second_order_rule
-                verdict = check_rules(op, xs, self.atol, self.rtol)
+                verdict = check_rules(op, xs, self.atol, self.rtol)  # type: ignore[arg-type]
             self._verdicts[key] = verdict
         return self._verdicts[key]
+
+
+def _rounding_terms(root: Value, x: Value) -> list[tuple[Value, float]]:
+    """Each op of root's graph that depends on x, with ``|d root / d v| * |v|``, its value v times
+    how much root moves with it: one unit of rounding in v moves root by ``ulp`` times that."""
+    nodes = _depends_on(_topological([root]), [x])
+    if not nodes:
+        return []
+    return [(node, abs(adjoint) * abs(node.data)) for node, adjoint in zip(nodes, grad(root, nodes))]
+
+
+class _Rounding:
+    """How much float rounding can move a finite difference of an output as one input moves.
+
+    Each op's result may be off by one unit in the last place, ``ulp * |v|``; the output then moves
+    by that times ``d output / d v``, the adjoint the backward pass computes. Summed over the ops
+    that depend on the input (the others come out the same on both sides and cancel), this bounds
+    the rounding error of an evaluation (first-order error analysis); a central difference over
+    the step h divides the errors of its two evaluations, at x - h and x + h, by 2h.
+    """
+
+    def __init__(self, terms: list[tuple[Value, float]]) -> None:
+        self.nodes = [node for node, _ in terms]
+        self.terms = [term for _, term in terms]
+
+    def slope_error(self, h: float) -> float:
+        """The bound on the rounding error of (f(x + h) - f(x - h)) / 2h."""
+        return _ULP * math.fsum(self.terms) / (2 * h)
+
+    def explain(self, h: float, what: str) -> str:
+        """Which op's rounding dominates, and what it does to the slope: the note of an unresolved row."""
+        k = max(range(len(self.terms)), key=self.terms.__getitem__)
+        node = self.nodes[k]
+        op = node._op.name  # type: ignore[union-attr]
+        return (f"the finite difference is below float resolution: op {op!r} computes {node.data:.6g} here, where "
+                f"floats are {math.ulp(node.data):.3g} apart, so over a step of ± {h:.3g} the slope of {what} is "
+                f"only known to ± {self.slope_error(h):.3g}; nothing can be checked at this point")
 
 
 # -- testing one op's rules against its own forward rule --------------------------------------------
 
 
 def _at(op: Op, xs: Sequence[float]) -> str:
-    return f"op {op.name!r} at " + ", ".join(f"{n} = {x:.6g}" for n, x in zip(_input_names(len(xs)), xs))
+    """``op 'exp' at its input -1``: the op's own inputs, by value, so they are not confused with
+    the names of the variables in the learner's f."""
+    if len(xs) == 1:
+        return f"op {op.name!r} at its input {xs[0]:.6g}"
+    values = [f"{x:.6g}" for x in xs]
+    return f"op {op.name!r} at its inputs " + (" and ".join(values) if len(xs) == 2 else f"({', '.join(values)})")
+
+
+def _which(k: int, n: int) -> str:
+    """How the partial for the op's input k of n is named: ``""`` (one input), ``" for its first input"``."""
+    if n == 1:
+        return ""
+    return f" for its {('first', 'second')[k]} input" if n == 2 else f" for its input {k + 1}"
 
 
 def _forward(op: Op, xs: Sequence[float]) -> float | None:
@@ -595,22 +767,56 @@ def _forward(op: Op, xs: Sequence[float]) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def _slope(rule: Callable[[list[float]], float | None], xs: Sequence[float], k: int,
-           kinks: Sequence[float]) -> tuple[float, float, float] | None:
-    """Central, left and right finite differences of ``rule`` in input ``k``; None if it cannot tell."""
-    h = _LOCAL_STEP * max(1.0, abs(xs[k]))
-    if any(xs[k] - h <= point <= xs[k] + h for point in kinks):
+@dataclass(frozen=True)
+class _Slope:
+    """Finite differences of one rule in one input: central, left and right, and their rounding error."""
+
+    central: float
+    left: float
+    right: float
+    noise: float  # the rounding error of the one-sided slopes; half of it for the central one
+
+
+def _slope(rule: Callable[[list[float]], float | None], xs: Sequence[float], k: int, kinks: Sequence[float],
+           h: float) -> _Slope | None:
+    """Finite differences of ``rule`` in input ``k`` over a step h; None if it cannot tell here."""
+    below, x, above = xs[k] - h, xs[k], xs[k] + h
+    if below == x or above == x or any(below <= point <= above for point in kinks):
         return None
     values = []
-    for step in (-h, 0.0, h):
+    for point in (below, x, above):
         moved = list(xs)
-        moved[k] = xs[k] + step
+        moved[k] = point
         value = rule(moved)
         if value is None:
             return None
         values.append(value)
     low, mid, high = values
-    return (high - low) / 2 / h, (mid - low) / h, (high - mid) / h
+    noise = 2 * _OP_ROUNDING * max(abs(low), abs(mid), abs(high)) / h
+    return _Slope((high - low) / (above - below), (mid - low) / (x - below), (high - mid) / (above - x), noise)
+
+
+def _agreeing_slope(partial: float, rule: Callable[[list[float]], float | None], xs: Sequence[float], k: int,
+                    kinks: Sequence[float], atol: float, rtol: float) -> tuple[_Slope | None, bool]:
+    """The finite difference of ``rule`` in input k and whether ``partial`` agrees with it.
+
+    The step is ``_LOCAL_STEP * max(1, |x_k|)``, then smaller ones down to ``_LOCAL_STEP`` (as in
+    the check itself); rounding noise counts in the op's favour. (None, True) where it cannot tell.
+    """
+    h = _LOCAL_STEP * max(1.0, abs(xs[k]))
+    best = _slope(rule, xs, k, kinks, h)
+    if best is None:
+        return None, True
+    for step in [h, *_smaller_steps(h, _LOCAL_STEP)]:
+        slope = best if step == h else _slope(rule, xs, k, kinks, step)  # None once x + step rounds to x
+        if slope is None:
+            break
+        if _is_close(partial, slope.central, atol + slope.noise / 2, rtol):
+            return slope, True
+        if slope.noise / 2 > atol + rtol * abs(slope.central):  # smaller steps only add noise
+            break
+        best = slope  # the smallest step so far whose slope rounding cannot blur: the most accurate
+    return best, False
 
 
 def _as_partials(result: object, n: int) -> tuple[Any, ...] | str:
@@ -639,20 +845,21 @@ def _check_first_order_rule(op: Op, xs: list[float], atol: float, rtol: float) -
         return f"{_at(op, xs)}: {partials}"
     analytic, numeric, wrong, kinky = [], [], [], []
     for k, partial in enumerate(partials):
-        slopes = _slope(lambda moved: _forward(op, moved), xs, k, op.kinks)
-        if slopes is None or not _is_real(partial):
+        if not _is_real(partial):
+            return ""
+        slope, agrees = _agreeing_slope(float(partial), lambda moved: _forward(op, moved), xs, k, op.kinks,
+                                        atol, rtol)
+        if slope is None:
             return ""  # too close to a kink or the domain's edge to tell
-        central, left, right = slopes
         analytic.append(float(partial))
-        numeric.append(central)
-        if not _is_close(float(partial), central, atol, rtol):
+        numeric.append(slope.central)
+        if not agrees:
             wrong.append(k)
-            if not _is_close(left, right, 10 * atol, 10 * rtol):
-                kinky.append((k, left, right))
+            if not _is_close(slope.left, slope.right, 10 * atol + slope.noise, 10 * rtol):
+                kinky.append((k, slope.left, slope.right))
     if not wrong:
         return ""
-    names = _input_names(len(xs))
-    said = " and ".join(f"d/d{names[k]} = {analytic[k]:.6g}" for k in wrong)
+    said = " and ".join(f"{analytic[k]:.6g}{_which(k, len(xs))}" for k in wrong)
     rates = " and ".join(f"{numeric[k]:.6g}" for k in wrong)
     text = f"{_at(op, xs)}: its derivative rule gives {said}, but its forward rule changes at the rate {rates}"
     if kinky:
@@ -695,19 +902,20 @@ def _check_second_order_rule(op: Op, xs: list[float], atol: float, rtol: float) 
                 return None
         return partial_k
 
-    names = _input_names(n)
     for k, partial in enumerate(partials):
         second = grad(partial, leaves) if isinstance(partial, Value) else (0.0,) * n
         for j in range(n):
-            slopes = _slope(rule(k), xs, j, op.kinks)
-            if slopes is None:
+            slope, agrees = _agreeing_slope(second[j], rule(k), xs, j, op.kinks, atol, rtol)
+            if slope is None or agrees:
                 continue
-            if not _is_close(second[j], slopes[0], atol, rtol):
-                why = ("it returns a plain number when given Values, so nothing flows through it"
-                       if not isinstance(partial, Value) else "it is not written in terms of the Values it gets")
-                return (f"{_at(op, xs)}: its derivative rule gives d/d{names[k]} whose own d/d{names[j]} is "
-                        f"{second[j]:.6g} through the graph, but the rule changes at the rate {slopes[0]:.6g}: {why}; "
-                        "use Value arithmetic and microgradx.ops functions (ops.exp, ops.cos, ...), not math or .data")
+            why = ("it returns a plain number when given Values, so nothing flows through it"
+                   if not isinstance(partial, Value) else "it is not written in terms of the Values it gets")
+            which = f"the partial{_which(k, n)}, differentiated{_which(j, n).replace(' for', ' by')}, is"
+            if n == 1:
+                which = "the partial, differentiated again, is"
+            return (f"{_at(op, xs)}: in its derivative rule {which} {second[j]:.6g} through the graph, but the rule "
+                    f"changes at the rate {slope.central:.6g}: {why}; use Value arithmetic and microgradx.ops "
+                    "functions (ops.exp, ops.cos, ...), not math or .data")
     return ""
 
 

@@ -12,6 +12,7 @@ import warnings
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from microgradx import DomainError, Value, define_op, grad, no_grad, ops, viz
 from microgradx.engine import apply_op
@@ -132,7 +133,7 @@ def test_swapped_partials_are_caught_and_named() -> None:
 def test_the_culprit_is_found_deep_inside_a_larger_graph() -> None:
     report = check(lambda x, y: (x * y).exp() + cube_missing_factor(x.tanh() + y) * y.sigmoid(), [0.4, 0.9])
     assert {row.culprit for row in report.failures} == {"cube"}
-    assert "op 'cube' at x = " in report.text
+    assert "op 'cube' at its input " in report.text
 
 
 def test_no_mistake_is_guessed_where_none_fits_and_shared_notes_are_shown_once() -> None:
@@ -141,8 +142,39 @@ def test_no_mistake_is_guessed_where_none_fits_and_shared_notes_are_shown_once()
     report = check(lambda x, y: slip(x * y) + y, [Value(0.5, label="x"), Value(-2.0, label="y")])
     assert [row.culprit for row in report.rows] == ["slip", "slip"]
     assert "factor" not in report.text and "sign" not in report.text
-    notes = [line for line in report.text.splitlines() if "op 'slip' at x = -1" in line]
+    notes = [line for line in report.text.splitlines() if "op 'slip' at its input -1:" in line]
     assert len(notes) == 1 and notes[0].startswith("x; y: ")
+
+
+def test_the_culprit_note_names_the_ops_own_inputs_not_the_learners_variables() -> None:
+    # The learner's x is 0.5 and y is -2; the op sees x * y = -1. Saying "at x = -1" would read as
+    # the learner's x.
+    slip = define_op("slip", lambda x: math.log1p(math.exp(x)), lambda x, out: (1 / (1 + ops.exp(x)),))
+    report = check(lambda x, y: slip(x * y) + y, [Value(0.5, label="x"), Value(-2.0, label="y")])
+    note = report.rows[0].note
+    assert note.startswith("op 'slip' at its input -1: its derivative rule gives 0.731059, but its forward rule "
+                           "changes at the rate 0.268941"), note
+    a, b = 1.5, -0.5  # a b^2: the partials are b^2 = 0.25 and 2ab = -1.5; the rule swaps them
+    note = check(lambda p, q: ab2_swapped(p, q), [Value(a, label="a"), Value(b, label="b")]).rows[0].note
+    assert note.startswith("op 'a_b_squared' at its inputs 1.5 and -0.5: its derivative rule gives -1.5 for its "
+                           "first input and 0.25 for its second input, but its forward rule changes at the rate "
+                           "0.25 and -1.5"), note
+    three = define_op("three", lambda p, q, r: p * q * r, lambda p, q, r, out: (q * r, p * r, p * q * 2))
+    note = check(lambda p, q, r: three(p, q, r), [1.0, 2.0, 3.0]).rows[2].note
+    assert note.startswith("op 'three' at its inputs (1, 2, 3): its derivative rule gives 4 for its input 3"), note
+
+
+def test_a_report_where_nothing_could_be_checked_says_so() -> None:
+    report = check(lambda x: x.relu(), [0.0])
+    assert report.passed and not report.checked
+    assert report.headline().startswith("gradcheck could not check anything: the one gradient is on a kink")
+    report = check(lambda x, y: x.relu() + y.relu() * 2.0, [0.0, 0.0])
+    assert report.headline().startswith("gradcheck could not check anything: of its 2 gradients, 2 on a kink")
+    assert "passed" not in report.text
+    with pytest.warns(GradcheckWarning, match="could not check anything"):
+        assert gradcheck(lambda x: x.relu(), [0.0]) is True
+    assert check(lambda x, y: x.relu() * y, [0.0, 2.0]).headline().startswith(
+        "gradcheck passed: 1 of 2 gradients match central differences; 1 on a kink, not checked")
 
 
 def test_raise_exception_false_returns_false() -> None:
@@ -250,6 +282,90 @@ def test_an_undeclared_kink_fails_with_an_explanation() -> None:
     (row,) = check(lambda x: my_relu(x), [0.0]).rows
     assert row.status == "FAIL" and row.culprit == "my_relu"
     assert "kink here" in row.note and "Op(kinks=" in row.note
+
+
+# -- any scale: the step follows the input, rounding is told apart from a wrong rule ---------------
+
+magnitudes = st.floats(0, 300).map(lambda e: 10.0**e)  # 1 to 1e300, every scale equally often
+signs = st.sampled_from([-1.0, 1.0])
+
+
+@given(x=st.floats(-1e300, 1e300), c=st.floats(-4, 4).filter(lambda c: abs(c) > 1e-3))
+def test_the_step_scales_with_the_input(x: float, c: float) -> None:
+    # An absolute step is lost in rounding once |x| is large (1e17 + 1e-6 == 1e17): 0 / 0, or noise.
+    assert gradcheck(lambda v: c * v, [x])
+    (slope,) = numerical_grad(lambda v: c * v, [x])
+    assert slope == pytest.approx(c, rel=1e-9)
+
+
+@given(x=st.floats(-1e100, 1e100))  # x^3 stays a float
+def test_a_curved_function_is_checked_at_any_scale(x: float) -> None:
+    assert check(lambda v: v * v * 0.5, [x]).passed
+    report = check(lambda v: v * v * v, [x], order=2)  # d2 x^3 = 6x, checked through create_graph
+    assert report.passed and report.rows[0].status == "ok", report.text
+
+
+@given(x=st.floats(-10, 10), c=magnitudes, sign=signs)
+def test_rounding_is_never_reported_as_a_failure(x: float, c: float, sign: float) -> None:
+    # Right gradients next to a large constant: the finite difference may be below float resolution
+    # (then the row says so), but no row fails and no op is blamed.
+    c *= sign
+    for f in (lambda v: v + c, lambda v: (v + c) - c, lambda v: v * v + c, lambda v: (v * c + 1.0) * v):
+        for order in (1, 2):
+            report = check(f, [x], order=order)
+            assert report.passed, report.text
+            assert all(row.status in ("ok", "unresolved", "kink") and not row.culprit for row in report.rows)
+
+
+def test_a_finite_difference_below_float_resolution_is_reported_as_such() -> None:
+    report = check(lambda x: x + 1e12, [1.0])  # floats near 1e12 are 1.2e-4 apart; the step is 1e-6
+    (row,) = report.rows
+    assert row.status == "unresolved" and row.culprit == "" and report.passed
+    assert "below float resolution" in row.note and "op '+' computes 1e+12" in row.note
+    assert report.headline().startswith("gradcheck could not check anything: the one gradient is below float")
+    with pytest.warns(GradcheckWarning, match="below float resolution"):
+        assert gradcheck(lambda x: x + 1e12, [1.0]) is True
+    assert check(lambda x: x + 1e12, [1.0], eps=1.0).rows[0].status == "ok"  # a step the floats resolve
+
+
+def test_a_resolved_agreement_is_needed_for_ok() -> None:
+    # relu's step of 1e-6 is lost next to 1e12: the finite difference comes out as 0, which equals
+    # the analytic 0 only by accident. That is no check, whatever the numbers say.
+    (row,) = check(lambda x: (x + 0.5).relu() + 1e12, [1.0]).rows
+    assert row.status == "unresolved"
+
+
+@given(c=st.floats(8, 300).map(lambda e: 10.0**e), x=st.floats(0.5, 3))
+def test_the_culprit_probe_allows_for_rounding(c: float, x: float) -> None:
+    # '+' adds x to a huge c: its own finite difference is below float resolution, so it cannot be
+    # blamed; the wrong rule of cube is found all the same.
+    report = check(lambda v: cube_missing_factor(v) + (v + c) * (1 / c), [x])
+    (row,) = report.rows
+    assert row.status == "FAIL" and row.culprit == "cube", report.text
+
+
+@given(x=st.floats(0.1, 1e100), sign=signs)  # below 0.1, 3x^2 and x^2 are within atol
+def test_a_wrong_rule_is_caught_at_any_scale(x: float, sign: float) -> None:
+    (row,) = check(lambda v: cube_missing_factor(v), [sign * x]).rows
+    assert row.status == "FAIL" and row.culprit == "cube" and "factor of 3" in row.note
+
+
+@given(x=st.floats(-1e9, 1e9).filter(lambda x: abs(math.sin(x)) > 0.1))
+def test_a_function_faster_than_its_input_is_checked_with_a_smaller_step(x: float) -> None:
+    # At x = 1e6 the step eps * |x| is 1, far too coarse for sin: smaller steps are tried before a row
+    # fails, so sin passes and a wrong rule still fails, with the culprit named.
+    assert gradcheck(lambda v: v.sin(), [x])
+    (row,) = check(lambda v: cos_wrong_sign(v), [x]).rows
+    assert row.status == "FAIL" and row.culprit == "my_cos"
+    assert row.numeric == pytest.approx(-math.sin(x), rel=1e-3, abs=1e-5)
+
+
+def test_a_step_that_rounds_to_nothing_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"step 1e-17 at inputs\[0\] = 1.0 is below float resolution.*at least"):
+        check(lambda x: 2 * x, [1.0], eps=1e-17)
+    with pytest.raises(ValueError, match=r"beyond the largest float"):
+        numerical_grad(lambda x: 2 * x, [1e300], eps=1e10)
+    assert gradcheck(lambda x: 2 * x, [0.0], eps=1e-17)  # at 0 the step is eps itself: fine
 
 
 # -- inputs -----------------------------------------------------------------------------------------
