@@ -1,11 +1,11 @@
 """The training loop: forward, loss, backward, step, over the data, epoch after epoch.
 
 ``fit`` runs the loop you would write by hand, keeps a :class:`History` (loss and accuracy per
-epoch, loss per step) and shows a progress bar (tqdm's, a widget in Jupyter with ipywidgets) unless
-``progress=False``. Ctrl-C (or Jupyter's stop button) ends training cleanly after the current step:
-the model, the optimizer and the history all stop at the same completed step. With
-``compile=True`` each batch runs through :func:`microgradx.compile` (one trace, then NumPy) instead
-of one scalar graph per example: the same parameters step by step, much faster.
+epoch, loss per step) and shows a progress bar of the optimizer steps (tqdm's, a widget in Jupyter
+with ipywidgets) unless ``progress=False``. Ctrl-C (or Jupyter's stop button) ends training cleanly
+after the current step: the model, the optimizer and the history all stop at the same completed step.
+With ``compile=True`` each batch runs through :func:`microgradx.compile` (one trace, then NumPy)
+instead of one scalar graph per example: the same parameters step by step, much faster.
 """
 
 from __future__ import annotations
@@ -212,12 +212,15 @@ def fit(
     params = model.parameters() if isinstance(model, Module) else list(optimizer.params)
     if isinstance(model, Module) and not set(optimizer.params) <= set(params):
         raise ValueError("the optimizer's parameters are not this model's: make it with model.parameters()")
+    size = len(X) if batch_size is None else whole_number(batch_size, "batch_size")
+    steps = epochs * -(-len(X) // size)  # every epoch takes ceil(n / batch_size) steps
     rng = _rng(seed)
     compiled = _CompiledLoss(model, loss_fn, X, y, params, l2) if compile else None
     history = History()
-    bar = progress_bar(range(epochs), desc="fit", unit="epoch", disable=not progress)
+    # The bar counts steps, as the Ctrl-C message does: an interrupted epoch shows as far as it went.
+    bar = progress_bar(range(steps), desc="fit", unit="step", disable=not progress)  # moved by bar.update()
     with _StopOnInterrupt() as stop, bar:
-        for _ in bar:
+        for epoch in range(epochs):
             total = right = 0.0
             seen = 0
             for X_batch, y_batch in minibatches(X, y, batch_size, shuffle, rng):
@@ -239,11 +242,12 @@ def fit(
                 value.backward()
                 optimizer.step()
                 history.step_loss.append(value.data)
+                bar.update()
                 total += value.data * len(X_batch)
                 seen += len(X_batch)
             if seen:
                 history.loss.append(total / seen)
-                postfix = {"loss": f"{history.loss[-1]:.4g}"}
+                postfix = {"epoch": f"{epoch + 1}/{epochs}", "loss": f"{history.loss[-1]:.4g}"}
                 if accuracy_fn is not None:
                     history.accuracy.append(right / seen)
                     postfix["accuracy"] = f"{history.accuracy[-1]:.1%}"
@@ -251,8 +255,9 @@ def fit(
             if stop.requested:
                 history.interrupted = True
                 if progress:
-                    bar.write(f"fit: stopped by Ctrl-C after {len(history.step_loss)} steps; the model and the "
-                              "history include every completed step", file=sys.stderr)
+                    bar.write(f"fit: stopped by Ctrl-C after {len(history.step_loss)} of {steps} steps (in epoch "
+                              f"{epoch + 1} of {epochs}); the model and the history include every completed step",
+                              file=sys.stderr)
                 break
             if schedule is not None:
                 schedule.step()

@@ -2,6 +2,7 @@
 a consistent history, stops cleanly on Ctrl-C, and shows (or hides) its progress bar."""
 
 import math
+import re
 import signal
 
 import numpy as np
@@ -167,6 +168,20 @@ def test_a_second_ctrl_c_interrupts_at_once(sigint_unblocked):
         fit(model, X, 2 * y - 1, loss=interrupting(losses.hinge, 2, presses=2),
             optimizer=SGD(model.parameters(), lr=0.1), epochs=5, batch_size=5, progress=False)
     assert signal.getsignal(signal.SIGINT) is handler
+
+
+@pytest.mark.parametrize("at_step", [6, 4, 1])
+def test_the_bar_and_the_ctrl_c_message_agree_on_the_step_count(at_step, sigint_unblocked, capsys):
+    X, y = make_blobs(40, centers=[[-2, -2], [2, 2]], std=0.5, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    history = fit(model, X, 2 * y - 1, loss=interrupting(losses.hinge, at_step),
+                  optimizer=SGD(model.parameters(), lr=0.1), epochs=10, batch_size=10, seed=0, progress=True)
+    err = capsys.readouterr().err
+    said = re.search(r"stopped by Ctrl-C after (\d+) of (\d+) steps \(in epoch (\d+) of 10\)", err)
+    assert said, err
+    shown = re.findall(r"(\d+)/(\d+) \[", err)[-1]  # the bar as it was left
+    assert said.group(1, 2) == shown == (str(at_step), "40") == (str(len(history.step_loss)), "40")
+    assert said.group(3) == str((at_step - 1) // 4 + 1)  # 4 steps per epoch
 
 
 # -- progress bar -------------------------------------------------------------------------------------
