@@ -4,20 +4,21 @@
 
 ``draw`` parses the expression with :mod:`microgradx.expr` (a whitelist over Python's ``ast``,
 never ``eval``), runs the forward and backward pass, and writes the graph: svg, png, pdf or dot
-by the extension or ``--format``, or the backward-pass animation for ``.html``. A bad expression
-or option gives a one-line error and exit code 2.
+by the extension or ``--format``, or the backward-pass animation for ``.html``. Every mistake (a
+bad expression, option, seed or output path) gives exactly one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .expr import FUNCTIONS
+from .expr import FUNCTIONS, normalize_name
 from .viz import RANKDIRS
 
 DRAW_FORMATS = ("svg", "png", "pdf", "dot", "html")
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="moons: MLP(2, [16, 16, 1]) on two moons, as micrograd's demo (default); digits: "
                            "MLP(64, [32, 10]) on 1,797 handwritten digits, compiled")
     demo.add_argument("--out", default=None, help="folder for the outputs (default: out/demo, or out/digits)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed, a whole number >= 0 (default: 0)")
     draw = commands.add_parser(
         "draw", help="draw the computation graph of an expression",
         description="Evaluate an expression, run the backward pass and write its computation graph.",
@@ -92,6 +93,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _seed(text: str) -> int:
+    """``--seed``: a whole number >= 0, as NumPy's generators take it.
+
+    >>> _seed("42")
+    42
+    """
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"the seed must be a whole number >= 0, got {text!r}")
+    return seed
+
+
+def _fail(command: str, error: BaseException) -> int:
+    """Print the error as one line, ``microgradx <command>: error: ...``, and return exit code 2."""
+    message = " ".join(str(error).split())  # one line, whatever the message holds
+    print(f"microgradx {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _usable_folder(out: str) -> Path:
+    """The demo's output folder, created if needed and checked to take files, before any training.
+
+    Raises OSError with a message that names the folder and the problem.
+    """
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"--out {out!r} is a file, not a folder; give a folder for the outputs")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):  # can files be made there? (removed at once)
+            pass
+    except OSError as error:
+        raise OSError(f"--out {out!r} cannot be used as the output folder: {error.strerror or error}") from None
+    return folder
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit code (2 for an error).
 
@@ -105,10 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from .demo import run_demo, run_digits_demo
 
-        if args.dataset == "digits":
-            run_digits_demo(args.out or "out/digits", seed=args.seed)
-        else:
-            run_demo(args.out or "out/demo", seed=args.seed)
+        run = run_digits_demo if args.dataset == "digits" else run_demo
+        out = args.out or ("out/digits" if args.dataset == "digits" else "out/demo")
+        try:
+            run(_usable_folder(out), seed=args.seed)
+        except OSError as error:  # a full disk, or a folder that changed under the demo
+            return _fail("demo", error)
     elif args.command == "draw":
         from .viz import GraphTooLarge, GraphvizNotFound
 
@@ -116,11 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(draw(args.expression, args.values, args.output, args.format, args.rankdir, args.heatmap,
                        args.max_nodes))
         except (ValueError, OSError, GraphvizNotFound) as error:  # ExprError, GraphTooLarge are ValueErrors
-            message = " ".join(str(error).splitlines())
             if isinstance(error, GraphTooLarge):  # its advice is written for Python: say it the shell's way
-                message += " (here: --max-nodes N)"
-            print(f"microgradx draw: error: {message}", file=sys.stderr)
-            return 2
+                return _fail("draw", ValueError(f"{error} (here: --max-nodes N)"))
+            return _fail("draw", error)
     return 0
 
 
@@ -166,18 +206,25 @@ def draw(expression: str, assignments: Sequence[str], output: str | None = None,
 def parse_assignments(assignments: Sequence[str]) -> dict[str, float]:
     """``["x=1", "w=2.5"]`` as ``{"x": 1.0, "w": 2.5}``, or a ValueError that says which one is wrong.
 
+    Names are normalized as Python normalizes identifiers (NFKC), so ``ﬁ=1`` sets the ``fi`` that
+    an expression written with ``ﬁ`` uses.
+
     >>> parse_assignments(["x=1", "w=-2.5"])
     {'x': 1.0, 'w': -2.5}
     """
     values: dict[str, float] = {}
+    written: dict[str, str] = {}  # each name as the user wrote it
     for item in assignments:
-        name, sep, text = item.partition("=")
-        name = name.strip()
+        given, sep, text = item.partition("=")
+        given = given.strip()
+        name = normalize_name(given)  # as Python reads the name in the expression
         if not sep or not name:
             hint = "; put the expression before --set" if any(c in item for c in "()+*/") else ""
             raise ValueError(f"--set expects NAME=VALUE (e.g. x=1.5), got {item!r}{hint}")
         if name in values:
-            raise ValueError(f"--set gives {name!r} twice; give each variable one value")
+            same = f" ({written[name]!r} and {given!r} are the same name to Python)" if written[name] != given else ""
+            raise ValueError(f"--set gives {name!r} twice{same}; give each variable one value")
+        written[name] = given
         try:
             values[name] = float(text)
         except ValueError:

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import ast
 import inspect
+import keyword
 import math
+import unicodedata
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, Union
 
@@ -28,7 +31,7 @@ from . import functional
 from .engine import Value
 from .ops import DomainError
 
-__all__ = ["FUNCTIONS", "ExprError", "evaluate", "parse"]
+__all__ = ["FUNCTIONS", "ExprError", "evaluate", "normalize_name", "parse"]
 
 Result = Union[Value, float, list[Any]]
 
@@ -56,8 +59,23 @@ class ExprError(ValueError):
     """An expression that cannot be evaluated: the message says where, what is wrong and what is allowed."""
 
 
+def normalize_name(name: str) -> str:
+    """A variable name as Python reads it in source code: in Unicode normal form NFKC (PEP 3131).
+
+    So ``ﬁ`` (one ligature character) and ``fi`` are the same name, in an expression and in the
+    values given for it.
+
+    >>> normalize_name("ﬁ"), normalize_name("x")
+    ('fi', 'x')
+    """
+    return unicodedata.normalize("NFKC", name)
+
+
 def parse(text: str) -> ast.Expression:
     """Parse ``text`` as one Python expression (syntax only: nothing is evaluated or checked yet).
+
+    Python's parser warns about some text (``1if x else 2``: "invalid decimal literal"); those
+    warnings are not shown, as the whitelist refuses such expressions with its own one-line error.
 
     >>> type(parse("x * 2").body).__name__
     'BinOp'
@@ -69,7 +87,9 @@ def parse(text: str) -> ast.Expression:
     if len(text) > MAX_LENGTH:
         raise ExprError(f"the expression is {len(text)} characters long, more than {MAX_LENGTH}")
     try:
-        return ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning, DeprecationWarning: one error is all we say
+            return ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
         detail = "" if error.msg == "invalid syntax" else f" ({error.msg})"
         message = f"column {error.offset or 1}: invalid syntax{detail}; write e.g. 'tanh(w*x + b)'"
@@ -84,8 +104,9 @@ def evaluate(text: str, variables: Mapping[str, float] | None = None) -> Value:
     """Build the graph of the expression ``text``, with ``variables`` giving each name a number.
 
     Each variable is one leaf Value labelled with its name (``x*x`` uses the same leaf twice);
-    numbers are constants. Raises :class:`ExprError` for anything outside the whitelist, an unknown
-    name, a variable with no value, or math that fails (``log(0)``).
+    numbers are constants. Names are compared as Python compares identifiers, after NFKC
+    normalization (:func:`normalize_name`). Raises :class:`ExprError` for anything outside the
+    whitelist, an unknown name, a variable with no value, or math that fails (``log(0)``).
 
     >>> evaluate("x ** 2 + 1", {"x": 3.0}).data
     10.0
@@ -96,11 +117,14 @@ def evaluate(text: str, variables: Mapping[str, float] | None = None) -> Value:
     """
     tree = parse(text)
     leaves: dict[str, Value] = {}
-    for name, value in (variables or {}).items():
+    for given, value in (variables or {}).items():
+        if not isinstance(given, str) or not given.isidentifier() or keyword.iskeyword(normalize_name(given)):
+            raise ExprError(f"{given!r} is not a valid variable name: use letters, digits and _ (e.g. x1)")
+        name = normalize_name(given)
         if name in FUNCTIONS:
             raise ExprError(f"{name!r} is the name of a function, so it cannot be a variable; pick another name")
-        if not name.isidentifier():
-            raise ExprError(f"{name!r} is not a valid variable name: use letters, digits and _ (e.g. x1)")
+        if name in leaves:
+            raise ExprError(f"{given!r} and another variable are both {name!r} as Python reads names; give it once")
         try:
             leaves[name] = Value(value, label=name)
         except (TypeError, ValueError) as error:

@@ -105,6 +105,12 @@ def test_hostile_expressions_are_refused_and_never_run(tmp_path: Path, expressio
     (["x*x*x", "--set", "x=1", "--max-nodes", "3"], ["more than max_nodes=3", "--max-nodes N"]),
     (["x*x*x", "--set", "x=1", "--max-nodes", "3", "-o", "a.html"], ["more than max_nodes=3", "--max-nodes N"]),
     (["x", "--set", "x=1", "--max-nodes", "0"], ["max_nodes must be a whole number >= 1"]),
+    # Python's parser warns before it fails or succeeds: the warning must not come out as a second line
+    (["1if x else 2", "--set", "x=1"], ["'1if x else 2' is not allowed"]),
+    (["x is 1", "--set", "x=1"], ["'x is 1' is not allowed"]),
+    (["'\\d' + x", "--set", "x=1"], ["is not a number"]),
+    (["fi", "--set", "ﬁ=1", "fi=2"], ["'fi' twice", "'ﬁ' and 'fi' are the same name"]),
+    (["x", "--set", "if=1", "x=1"], ["'if' is not a valid variable name"]),
 ])
 def test_mistakes_get_a_one_line_error_and_exit_code_2(tmp_path: Path, args: list[str], words: list[str]) -> None:
     assert_one_line_error(run("draw", *args, cwd=tmp_path), *words)
@@ -139,6 +145,54 @@ def test_hints_read_the_arguments_given_to_main_not_sys_argv(monkeypatch: pytest
     with pytest.raises(SystemExit):
         main(["draw", "--set", "x=1", "x * 2"])
     assert "before --set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["ﬁ", "ｘ", "Ⅸ", "ℌ"])  # ligature, full-width, roman numeral, black-letter
+def test_set_names_are_read_as_python_reads_names_in_the_expression(tmp_path: Path, name: str,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import unicodedata
+
+    python_reads = unicodedata.normalize("NFKC", name)
+    assert ast_name(name) == python_reads  # what the expression's name is, by Python's own parser
+    out = tmp_path / "g.dot"
+    for written in (name, python_reads):  # either spelling in the expression, either in --set
+        for given in (name, python_reads):
+            assert main(["draw", f"{written} * 2", "--set", f"{given}=3", "-o", str(out)]) == 0
+            assert capsys.readouterr().out.endswith(f"= 6.0000; gradients: {python_reads} 2.0000\n")
+
+
+def ast_name(text: str) -> str:
+    import ast
+
+    node = ast.parse(text, mode="eval").body
+    assert isinstance(node, ast.Name)
+    return node.id
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--seed", "-1"], ["--seed", "whole number >= 0", "'-1'"]),
+    (["--seed", "1.5"], ["--seed", "whole number >= 0"]),
+    (["--seed", "abc"], ["--seed", "'abc'"]),
+    (["--out", "a_file"], ["'a_file' is a file, not a folder"]),
+    (["--out", "a_file/sub"], ["'a_file/sub' cannot be used as the output folder"]),
+    (["--out", "locked/sub"], ["'locked/sub' cannot be used as the output folder"]),
+])
+def test_demo_mistakes_get_one_line_and_exit_code_2_before_any_training(tmp_path: Path, args: list[str],
+                                                                         words: list[str]) -> None:
+    (tmp_path / "a_file").write_text("keep me")
+    (tmp_path / "locked").mkdir(mode=0o500)  # no writing (root may write anyway: then made read-only below)
+    if os.geteuid() == 0 and "locked/sub" in args:
+        args = ["--out", "/proc/1/locked/sub"]  # a folder nobody can create, root included
+        words = ["'/proc/1/locked/sub' cannot be used as the output folder"]
+    result = run("demo", *args, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == "", result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("microgradx demo: error: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert "fit" not in result.stderr  # refused before training started
+    assert (tmp_path / "a_file").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "locked"]
 
 
 def test_the_demo_command_is_still_there() -> None:
