@@ -37,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if "expression" in message:
             message += _missing_expression_hint(self.words)
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, _one_line(f"{self.prog}: error: {message} (see {self.prog} --help)") + "\n")
 
 
 def _missing_expression_hint(words: Sequence[str]) -> str:
@@ -108,10 +108,26 @@ def _seed(text: str) -> int:
     return seed
 
 
+def _one_line(text: str) -> str:
+    r"""``text`` as one printable line: runs of white space (line breaks included) become one space,
+    and other control characters are shown escaped, so no text from the user can move the cursor.
+
+    >>> _one_line("a\n  b\x1b[2J")
+    'a b\\x1b[2J'
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split()))
+
+
+def _say(line: str, stream: Any) -> None:
+    """Print one line; characters the stream cannot encode (a lone surrogate from a file name that is
+    not UTF-8) are shown escaped rather than failing after the work is done."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    print(_one_line(line).encode(encoding, "backslashreplace").decode(encoding), file=stream)
+
+
 def _fail(command: str, error: BaseException) -> int:
     """Print the error as one line, ``microgradx <command>: error: ...``, and return exit code 2."""
-    message = " ".join(str(error).split())  # one line, whatever the message holds
-    print(f"microgradx {command}: error: {message}", file=sys.stderr)
+    _say(f"microgradx {command}: error: {error}", sys.stderr)
     return 2
 
 
@@ -155,8 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .viz import GraphTooLarge, GraphvizNotFound
 
         try:
-            print(draw(args.expression, args.values, args.output, args.format, args.rankdir, args.heatmap,
-                       args.max_nodes))
+            _say(draw(args.expression, args.values, args.output, args.format, args.rankdir, args.heatmap,
+                      args.max_nodes), sys.stdout)
         except (ValueError, OSError, GraphvizNotFound) as error:  # ExprError, GraphTooLarge are ValueErrors
             if isinstance(error, GraphTooLarge):  # its advice is written for Python: say it the shell's way
                 return _fail("draw", ValueError(f"{error} (here: --max-nodes N)"))

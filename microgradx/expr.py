@@ -86,13 +86,17 @@ def parse(text: str) -> ast.Expression:
         raise ExprError("the expression is empty; write one such as 'tanh(w*x + b)'")
     if len(text) > MAX_LENGTH:
         raise ExprError(f"the expression is {len(text)} characters long, more than {MAX_LENGTH}")
+    source = text.strip()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning, DeprecationWarning: one error is all we say
-            return ast.parse(text.strip(), mode="eval")
+            return ast.parse(source, mode="eval")
     except SyntaxError as error:
         detail = "" if error.msg == "invalid syntax" else f" ({error.msg})"
-        message = f"column {error.offset or 1}: invalid syntax{detail}; write e.g. 'tanh(w*x + b)'"
+        message = f"{_where(error.lineno, error.offset)}: invalid syntax{detail}; write e.g. 'tanh(w*x + b)'"
+    except UnicodeEncodeError as error:  # a lone surrogate: how Python passes on bytes that are not UTF-8
+        message = (f"column {error.start + 1}: {source[error.start]!r} is not a character (bytes that are not "
+                   "UTF-8?); write the expression as plain text")
     except ValueError as error:  # null bytes, on Python 3.10
         message = f"cannot parse the expression: {error}"
     except (RecursionError, MemoryError):  # thousands of terms or brackets
@@ -146,7 +150,7 @@ class _Evaluator:
         self.leaves = leaves
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
-        raise ExprError(f"column {getattr(node, 'col_offset', 0) + 1}: {message}")
+        raise ExprError(f"{_where(getattr(node, 'lineno', 1), getattr(node, 'col_offset', 0) + 1)}: {message}")
 
     def text(self, node: ast.AST) -> str:
         segment = ast.get_source_segment(self.source, node) or type(node).__name__
@@ -238,6 +242,11 @@ class _Evaluator:
         if not isinstance(node, (ast.List, ast.Tuple)):
             return self.fail(node, f"{name}() takes a list in brackets: {_usage(name)}")
         return [self.value(item) for item in node.elts]  # an item that is a list is refused by value()
+
+
+def _where(line: int | None, column: int | None) -> str:
+    """``column 3``, or ``line 2, column 3`` in an expression written over several lines (in brackets)."""
+    return f"column {column or 1}" if (line or 1) == 1 else f"line {line}, column {column or 1}"
 
 
 def _reason(error: BaseException) -> str:
