@@ -177,6 +177,28 @@ def test_a_report_where_nothing_could_be_checked_says_so() -> None:
         "gradcheck passed: 1 of 2 gradients match central differences; 1 on a kink, not checked")
 
 
+def hand_built_exp(factor: float):
+    """exp built micrograd's way, by hand, with a _backward closure that multiplies by ``factor``."""
+    def apply(x: Value) -> Value:
+        out = Value(math.exp(x.data), (x,), "hand_exp")
+
+        def step() -> None:
+            x.grad += out.grad * out.data * factor
+
+        out._backward = step
+        return out
+    return apply
+
+
+def test_an_op_built_by_hand_is_checked_but_not_blamed_blindly() -> None:
+    assert gradcheck(lambda v: hand_built_exp(1.0)(v) * 3, [0.5])  # its closure runs in the backward pass
+    (row,) = check(lambda v: hand_built_exp(2.0)(v) * 3, [0.5]).rows
+    assert row.status == "FAIL" and row.culprit == ""  # no rule to test it by
+    assert "'hand_exp'" in row.note and "_backward closure" in row.note and "define_op" in row.note
+    with pytest.raises(TypeError, match=r"'hand_exp'.*built by hand"):  # second order needs a rule
+        gradgradcheck(lambda v: hand_built_exp(1.0)(v), [0.5])
+
+
 def test_raise_exception_false_returns_false() -> None:
     assert gradcheck(lambda v: cube_missing_factor(v), [2.0], raise_exception=False) is False
 
