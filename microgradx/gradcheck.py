@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union, cast
 
+from ._text import visible
 from .engine import Value, _is_real, apply_op, enable_grad, grad
 from .ops import DomainError, Op
 
@@ -369,8 +370,9 @@ def _leaves(inputs: Inputs) -> list[Value]:
 
 
 def _names(leaves: Sequence[Value]) -> list[str]:
-    """How each input reads in the table: its label, else its position in ``inputs``."""
-    labels = [v.label for v in leaves]
+    """How each input reads in the table: its label (control characters shown escaped), else its
+    position in ``inputs``."""
+    labels = [visible(v.label) for v in leaves]
     return [
         f"inputs[{i}]" if not label else label if labels.count(label) == 1 else f"{label} (inputs[{i}])"
         for i, label in enumerate(labels)
@@ -595,12 +597,12 @@ class _Checker:
         for node in _depends_on(nodes, sources):  # every op on the path, first-order rules
             complaint = self._verdict(node, 1)
             if complaint:
-                suspects.setdefault(node._op.name, complaint)  # type: ignore[union-attr]
+                suspects.setdefault(visible(node._op.name), complaint)
         if order == 2:
             for node in _depends_on(_topological([out]), sources):  # f's ops: are their rules differentiable?
                 complaint = self._verdict(node, 2)
                 if complaint:
-                    suspects.setdefault(node._op.name, complaint)  # type: ignore[union-attr]
+                    suspects.setdefault(visible(node._op.name), complaint)
         if suspects:
             return ", ".join(suspects), next(iter(suspects.values()))
         closures = sorted({node._op.name for node in _depends_on(nodes, sources) if _hand_built(node._op)})

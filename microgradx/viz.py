@@ -43,6 +43,7 @@ import graphviz
 
 from ._checks import whole_number
 from ._files import write_atomic
+from ._text import visible
 from .engine import Value
 from .fold import Folding, Part, fold, natural_key, trace_nodes
 from .htmlview import natural_size, notebook_html, page
@@ -224,10 +225,6 @@ def fmt(x: float) -> str:
     return f"{x:.4f}" if x == 0 or 1e-3 <= abs(x) < 1e5 else f"{x:.3e}"
 
 
-# Characters that may not appear in XML (so not in SVG) or that would break a label's line.
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
 def html_text(text: str) -> str:
     r"""``text`` as literal text inside a Graphviz HTML-like label (and so in SVG and HTML).
 
@@ -238,7 +235,7 @@ def html_text(text: str) -> str:
     >>> print(html_text('<script>alert("1")</script> & \\N\n'))
     &lt;script&gt;alert(&quot;1&quot;)&lt;/script&gt; &amp; \\N\\n
     """
-    text = _INVISIBLE.sub(lambda m: repr(m.group())[1:-1], text)  # "\n" -> "\\n", "\x07" -> "\\x07"
+    text = visible(text)  # "\n" -> "\\n", "\x07" -> "\\x07": nothing that breaks a line or the file
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     text = text.replace("]", "&#93;")  # Graphviz 2.43 rejects a cell whose text is only "]"
     return text.replace("\\", "\\\\")

@@ -205,8 +205,10 @@ HOSTILE = [
 
 
 def shown_as(label: str) -> str:
-    """What a label shows as: control characters as their escapes, whitespace runs as one space."""
-    visible = "".join(repr(c)[1:-1] if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in label)
+    """What a label shows as: control characters and line separators as their escapes, whitespace runs
+    as one space."""
+    visible = "".join(repr(c)[1:-1] if ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" else c
+                      for c in label)
     return " ".join(visible.split())
 
 
