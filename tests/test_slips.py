@@ -1,0 +1,335 @@
+"""Property tests for the kinds of slip a mutation audit found that no test noticed.
+
+Each section names a kind and tests it as a whole, over every member of its family (every
+optimizer, every data generator, every initializer, every loss with an accuracy rule), so a new
+member is tested the moment it is added. ``scripts/mutate.py`` re-runs the audit on demand.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import signal
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from microgradx import DomainError, Value, data, init, losses, optim
+from microgradx.gradcheck import check
+from microgradx.nn import MLP, Layer
+from microgradx.serialization import VERSION, SaveFileError, load
+from microgradx.testing import expressions
+from microgradx.train import ACCURACY, evaluate, fit
+
+# -- a safety check is reached by inputs, not only through an earlier error ---------------------------
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(e=expressions(max_depth=2), scale=st.sampled_from([1.0, 1e150, 1e300]),
+       old=st.lists(st.sampled_from([0.0, 1.0, -2.5, 1e308, -1e308, 1.7e308]), min_size=1, max_size=8))
+def test_backward_gives_finite_gradients_added_to_the_old_ones_or_changes_nothing(e, scale, old) -> None:
+    # Gradients that overflow by themselves (scale) or only when added to what .grad held (old):
+    # both must raise DomainError and leave every .grad as it was; otherwise each .grad is old + new.
+    xs = [Value(x) for x in e.inputs]
+    try:
+        y = e(*xs) * scale
+    except DomainError:
+        return
+    nodes = [*xs, y]
+    before = [old[k % len(old)] for k in range(len(nodes))]
+    for node, g in zip(nodes, before):
+        node.grad = g
+    try:
+        fresh = _fresh_gradients(y, xs)
+    except DomainError:
+        fresh = None
+    try:
+        y.backward()
+    except DomainError:
+        assert [node.grad for node in nodes] == before  # all or nothing
+        assert fresh is None or any(not math.isfinite(b + f) for b, f in zip(before, fresh))
+        return
+    assert fresh is not None  # whatever overflowed on its own raised
+    for node, b, f in zip(nodes, before, fresh):
+        assert math.isfinite(node.grad) and node.grad == b + f
+
+
+def _fresh_gradients(y: Value, xs: list[Value]) -> list[float]:
+    """d y / d x for each input, from a copy of the graph whose .grads start at 0 (so nothing is added)."""
+    from microgradx import grad
+
+    return [*grad(y, xs), 1.0]
+
+
+# -- feature combinations: every optimizer and clip_grad_norm after backward(create_graph=True) -----
+
+
+def _optimizers() -> list[type[optim.Optimizer]]:
+    found, todo = [], [optim.Optimizer]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls is not optim.Optimizer and cls.__module__ == optim.__name__:
+            found.append(cls)
+    return sorted(found, key=lambda c: c.__name__)
+
+
+SETTINGS = {  # a few settings per optimizer, so every branch of its rule runs
+    "SGD": [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}],
+    "RMSProp": [{}, {"weight_decay": 0.1, "alpha": 0.5}],
+    "Adam": [{}, {"weight_decay": 0.1, "betas": (0.5, 0.6)}],
+    "AdamW": [{}, {"weight_decay": 0.1}],
+}
+
+
+def test_every_optimizer_has_settings_here() -> None:
+    assert sorted(SETTINGS) == [cls.__name__ for cls in _optimizers()]
+
+
+@pytest.mark.parametrize("cls", _optimizers(), ids=lambda c: c.__name__)
+@given(start=st.lists(st.floats(-2, 2), min_size=2, max_size=2), steps=st.integers(1, 3))
+@settings(max_examples=15)
+def test_every_optimizer_steps_the_same_after_create_graph(cls, start, steps) -> None:
+    for hyper in SETTINGS[cls.__name__]:
+        runs = []
+        for create_graph in (False, True):
+            w = [Value(x) for x in start]
+            opt = cls(w, lr=0.1, **hyper)
+            for _ in range(steps):
+                opt.zero_grad()
+                ((w[0] * w[1]).tanh() + w[0] * w[0]).backward(create_graph=create_graph)
+                assert isinstance(w[0].grad, Value) == create_graph
+                opt.step()
+            runs.append(([p.data for p in w], opt.state_dict()))
+        assert runs[0] == runs[1], (cls.__name__, hyper)
+
+
+@given(start=st.lists(st.floats(-3, 3), min_size=3, max_size=3), max_norm=st.floats(0.01, 5))
+def test_clip_grad_norm_is_the_same_after_create_graph(start, max_norm) -> None:
+    runs = []
+    for create_graph in (False, True):
+        w = [Value(x) for x in start]
+        (w[0] * w[1] * w[2] + w[0] ** 2).backward(create_graph=create_graph)
+        norm = optim.clip_grad_norm(w, max_norm)
+        grads = [p.grad.data if isinstance(p.grad, Value) else p.grad for p in w]
+        runs.append((norm, grads))
+    assert runs[0] == runs[1]
+    assert math.hypot(*runs[0][1]) <= max_norm * (1 + 1e-9) or runs[0][0] <= max_norm
+
+
+# -- a save file's header of the wrong JSON type -------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-3, 3) | st.text(max_size=12)
+    | st.sampled_from(["microgradx", "1", "state"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=5,
+)
+
+
+def valid_header_value(key: str, value: Any) -> bool:
+    """What the save format accepts for each header field, written out from its documentation."""
+    if key == "format":
+        return value == "microgradx" and isinstance(value, str)
+    if key == "version":
+        return type(value) is int and 1 <= value <= VERSION
+    return isinstance(value, dict)  # "state"
+
+
+@given(key=st.sampled_from(["format", "version", "state"]), value=json_values)
+@example(key="version", value=True)
+@example(key="version", value=1.0)
+@example(key="format", value=["microgradx"])
+@example(key="state", value=[])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_header_of_the_wrong_json_type_is_refused(tmp_path: Path, key: str, value: Any) -> None:
+    document = {"format": "microgradx", "version": VERSION, "state": {"w": 1.5}}
+    document[key] = value
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(document))
+    if valid_header_value(key, value):
+        assert load(path) == document["state"]
+    else:
+        with pytest.raises(SaveFileError, match=key):
+            load(path)
+
+
+# -- gradcheck's relative tolerance decides where gradients are large ---------------------------------
+
+
+@given(scale=st.floats(1e2, 1e12), error=st.floats(1e-4, 1e-1), rtol=st.sampled_from([1e-4, 1e-3, 1e-2, 1e-1]))
+def test_gradchecks_relative_tolerance_decides_for_large_gradients(scale: float, error: float, rtol: float) -> None:
+    # A rule off by the relative error `error`, at a gradient of size `scale` (where atol=1e-5 does
+    # not matter): it passes exactly when the error is within rtol.
+    assume(abs(error - rtol) > 0.05 * rtol)  # clear of the boundary, where rounding could tip it
+    from microgradx import define_op
+
+    off = define_op("off", lambda x: scale * x, lambda x, out: (scale * (1 + error),))
+    report = check(lambda v: off(v), [0.5], rtol=rtol)
+    # |analytic - numeric| = scale * error against atol + rtol * scale: within 1e-7 of rtol itself
+    assert report.passed == (error < rtol), report.text
+    assert report.rows[0].status == ("ok" if error < rtol else "FAIL")
+
+
+# -- data generators: no duplicate points, classes balanced ----------------------------------------------
+
+
+def _generators() -> dict[str, Callable[..., Any]]:
+    return {name: f for name, f in vars(data).items() if name.startswith("make_") and inspect.isfunction(f)}
+
+
+def test_every_generator_is_checked() -> None:
+    assert sorted(_generators()) == sorted(GENERATOR_CALLS)
+
+
+GENERATOR_CALLS: dict[str, Callable[[int, float, int], tuple[np.ndarray, np.ndarray]]] = {
+    "make_moons": lambda n, noise, seed: data.make_moons(n, noise=noise, seed=seed),
+    "make_circles": lambda n, noise, seed: data.make_circles(n, noise=noise, factor=0.5, seed=seed),
+    "make_xor": lambda n, noise, seed: data.make_xor(n, noise=noise, seed=seed),
+    "make_spirals": lambda n, noise, seed: data.make_spirals(n, n_classes=3, noise=noise, seed=seed),
+    "make_blobs": lambda n, noise, seed: data.make_blobs(n, centers=3, std=max(noise, 0.5), seed=seed),
+    "make_sine": lambda n, noise, seed: data.make_sine(n, noise=noise, seed=seed),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENERATOR_CALLS))
+@given(n=st.integers(2, 400), noise=st.sampled_from([0.0, 0.1]), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=25)
+def test_generated_points_are_distinct_and_classes_balanced(name: str, n: int, noise: float, seed: int) -> None:
+    X, y = GENERATOR_CALLS[name](n, noise, seed)
+    assert len(X) == len(y) == n and np.isfinite(X).all()
+    assert len(np.unique(X, axis=0)) == n, "two examples are the same point"  # e.g. a circle's 0 and 2 pi
+    if name != "make_sine" and name != "make_xor":  # classes by construction: as equal as n allows
+        counts = np.bincount(y.astype(int))
+        assert counts.max() - counts.min() <= 1, counts
+
+
+# -- initializers, through the layers that call them -----------------------------------------------------
+
+INIT_SPEC = {  # the bound (uniform) or the standard deviation (normal) each promises, from fan_in and fan_out
+    "uniform": ("bound", lambda fan_in, fan_out: 1.0),
+    "xavier_uniform": ("bound", lambda fan_in, fan_out: math.sqrt(6 / (fan_in + fan_out))),
+    "xavier_normal": ("std", lambda fan_in, fan_out: math.sqrt(2 / (fan_in + fan_out))),
+    "kaiming_uniform": ("bound", lambda fan_in, fan_out: math.sqrt(2) * math.sqrt(3 / fan_in)),
+    "kaiming_normal": ("std", lambda fan_in, fan_out: math.sqrt(2) / math.sqrt(fan_in)),
+}
+
+
+def test_every_initializer_has_a_spec_here() -> None:
+    assert sorted(INIT_SPEC) == sorted(init.INITIALIZERS)
+
+
+@pytest.mark.parametrize("name", sorted(INIT_SPEC))
+@pytest.mark.parametrize(("nin", "nout"), [(40, 3), (3, 60), (25, 25)])
+def test_a_layer_gives_its_initializer_its_own_sizes(name: str, nin: int, nout: int) -> None:
+    # The weights of a layer are drawn with fan_in = nin and fan_out = nout; swapped sizes change the
+    # spread unless the layer is square (so two of the three shapes are not).
+    kind, spread = INIT_SPEC[name]
+    layer = Layer(nin, nout, "tanh", init=name, seed=0)
+    weights = [w.data for neuron in layer.neurons for w in neuron.w]
+    assert len(weights) == nin * nout and [neuron.b.data for neuron in layer.neurons] == [0.0] * nout
+    expected = spread(nin, nout)
+    if kind == "bound":
+        assert max(abs(w) for w in weights) <= expected
+        assert max(abs(w) for w in weights) > expected * 0.9  # 120+ draws come near the bound
+    else:
+        assert statistics.pstdev(weights) == pytest.approx(expected, rel=0.2)
+
+
+@pytest.mark.parametrize("name", sorted(INIT_SPEC))
+def test_an_mlp_gives_each_layer_its_sizes(name: str) -> None:
+    kind, spread = INIT_SPEC[name]
+    sizes = [30, 5, 80, 2]
+    model = MLP(sizes[0], sizes[1:], init=name, seed=1)
+    for layer, fan_in, fan_out in zip(model.layers, sizes, sizes[1:]):
+        weights = [w.data for neuron in layer.neurons for w in neuron.w]
+        assert len(layer.neurons) == fan_out and all(len(n.w) == fan_in for n in layer.neurons)
+        if kind == "bound":
+            assert max(abs(w) for w in weights) <= spread(fan_in, fan_out)
+        else:
+            assert statistics.pstdev(weights) == pytest.approx(spread(fan_in, fan_out), rel=0.35)
+
+
+# -- every loss's accuracy rule runs, against the rule written out here -------------------------------------
+
+
+def _sign(scores: list[float], targets: list[float]) -> float:
+    return float(np.mean([(s > 0) == (t > 0) for s, t in zip(scores, targets)]))
+
+
+ACCURACY_SPEC: dict[Callable[..., Value], tuple[Callable[[np.random.Generator, int], Any], Callable[..., float]]] = {
+    losses.hinge: (lambda rng, n: rng.choice([-1.0, 1.0], n), _sign),
+    losses.binary_cross_entropy: (
+        lambda rng, n: rng.choice([0.0, 1.0], n),
+        lambda scores, targets: float(np.mean([(s > 0) == (t > 0.5) for s, t in zip(scores, targets)])),
+    ),
+    losses.cross_entropy: (
+        lambda rng, n: rng.integers(0, 3, n),
+        lambda logits, targets: float(np.mean([int(np.argmax(z)) == t for z, t in zip(logits, targets)])),
+    ),
+}
+
+
+def test_every_accuracy_rule_has_a_spec_here() -> None:
+    assert set(ACCURACY) == set(ACCURACY_SPEC)
+
+
+@pytest.mark.parametrize("loss", list(ACCURACY_SPEC), ids=lambda f: f.__name__)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12))
+def test_each_loss_accuracy_rule_is_the_documented_one(loss: Callable[..., Value], seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    targets_of, rule = ACCURACY_SPEC[loss]
+    targets = targets_of(rng, n)
+    if loss is losses.cross_entropy:
+        outputs = rng.choice([-1.0, 0.0, 0.5, 2.0], size=(n, 3))  # ties included: the first largest wins
+        model: Callable[[Any], Any] = lambda x: [Value(float(z)) for z in x]  # noqa: E731
+    else:
+        outputs = rng.choice([-2.0, -0.5, 0.0, 0.5, 2.0], size=(n, 1))  # 0 included: not positive
+        model = lambda x: Value(float(x[0]))  # noqa: E731
+    _, accuracy = evaluate(model, outputs, targets, loss=loss.__name__)
+    expected = rule(outputs[:, 0].tolist(), targets.tolist()) if outputs.shape[1] == 1 else rule(outputs, targets)
+    assert accuracy == pytest.approx(expected)
+
+
+# -- epoch aggregates after an interruption equal the steps they cover ----------------------------------------
+
+
+@given(n=st.integers(3, 14), batch=st.integers(1, 6), epochs=st.integers(1, 3), stop_at=st.integers(1, 20),
+       seed=st.integers(0, 1000))
+@settings(max_examples=30, deadline=None)
+def test_epoch_loss_and_accuracy_are_the_means_of_their_steps(n, batch, epochs, stop_at, seed) -> None:
+    X, y = data.make_blobs(n, centers=[[-1, -1], [1, 1]], std=0.7, seed=seed)
+    targets = 2 * y - 1
+    per_epoch = -(-n // batch)
+    steps: list[tuple[float, float, int]] = []  # (loss, examples right, batch size) per step, seen from outside
+
+    def loss(preds: list[Value], ts: list[float]) -> Value:
+        value = losses.hinge(preds, ts)
+        steps.append((value.data, sum((p.data > 0) == (t > 0) for p, t in zip(preds, ts)), len(preds)))
+        if len(steps) == stop_at:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C during this step: it completes, then fit stops
+        return value
+
+    model = MLP(2, [3, 1], seed=seed)
+    before = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    try:
+        history = fit(model, X, targets, loss=loss, accuracy=ACCURACY[losses.hinge],
+                      optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=epochs, batch_size=batch, seed=seed,
+                      progress=False)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+    assert history.interrupted == (stop_at <= epochs * per_epoch)
+    assert history.step_loss == [s[0] for s in steps]
+    by_epoch = [steps[k : k + per_epoch] for k in range(0, len(steps), per_epoch)]
+    assert len(history.loss) == len(history.accuracy) == len(by_epoch)
+    for recorded_loss, recorded_accuracy, epoch in zip(history.loss, history.accuracy, by_epoch):
+        seen = sum(size for _, _, size in epoch)
+        assert recorded_loss == pytest.approx(sum(value * size for value, _, size in epoch) / seen)
+        assert recorded_accuracy == pytest.approx(sum(right for _, right, _ in epoch) / seen)
