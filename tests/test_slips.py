@@ -205,7 +205,10 @@ GENERATOR_CALLS: dict[str, Callable[[int, float, int], tuple[np.ndarray, np.ndar
 def test_generated_points_are_distinct_and_classes_balanced(name: str, n: int, noise: float, seed: int) -> None:
     X, y = GENERATOR_CALLS[name](n, noise, seed)
     assert len(X) == len(y) == n and np.isfinite(X).all()
-    assert len(np.unique(X, axis=0)) == n, "two examples are the same point"  # e.g. a circle's 0 and 2 pi
+    # No two examples at the same point, up to rounding: a circle drawn from 0 to 2 pi inclusive would
+    # put its first and last points 2e-16 apart.
+    gaps = np.linalg.norm(X[:, None, :] - X[None, :, :], axis=-1) + np.eye(n)
+    assert gaps.min() > 1e-9, "two examples are the same point"
     if name != "make_sine" and name != "make_xor":  # classes by construction: as equal as n allows
         counts = np.bincount(y.astype(int))
         assert counts.max() - counts.min() <= 1, counts
@@ -266,8 +269,8 @@ def _sign(scores: list[float], targets: list[float]) -> float:
 
 ACCURACY_SPEC: dict[Callable[..., Value], tuple[Callable[[np.random.Generator, int], Any], Callable[..., float]]] = {
     losses.hinge: (lambda rng, n: rng.choice([-1.0, 1.0], n), _sign),
-    losses.binary_cross_entropy: (
-        lambda rng, n: rng.choice([0.0, 1.0], n),
+    losses.binary_cross_entropy: (  # targets in [0, 1]: soft ones too, which count as class 1 above 0.5
+        lambda rng, n: rng.choice([0.0, 0.2, 0.5, 0.8, 1.0], n),
         lambda scores, targets: float(np.mean([(s > 0) == (t > 0.5) for s, t in zip(scores, targets)])),
     ),
     losses.cross_entropy: (
