@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -32,14 +33,31 @@ def test_demo_learns_the_moons_and_saves_a_model_that_reloads(demo_out: Path) ->
     assert predictions == [bool(label) for label in labels]  # the reloaded model is the trained one
 
 
-def test_demo_writes_plots_and_graphs(demo_out: Path) -> None:
-    pytest.importorskip("matplotlib", reason="the plots need the plot extra (matplotlib)")
-    for name in ("decision_boundary.png", "training.png"):
-        assert (demo_out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    for name in ("neuron.svg", "mlp.svg"):
+def test_demo_writes_graphs(demo_out: Path) -> None:
+    # What each drawing must show: one neuron's Values with their gradients; the whole network with a
+    # box per neuron (its parameter count and largest |grad|).
+    shows = {"neuron.svg": ["data ", "grad "], "mlp.svg": ["3 parameters", "max |grad|"]}
+    for name, words in shows.items():
         root = ET.parse(demo_out / name).getroot()
         assert root.tag.endswith("svg")
         texts = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
-        assert "grad" in texts or name == "mlp.svg"
+        for word in words:
+            assert word in texts, (name, word)
     html = (demo_out / "backprop.html").read_text()
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_demo_writes_plots(demo_out: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the plots need the plot extra (matplotlib)")
+    for name in ("decision_boundary.png", "training.png"):
+        assert (demo_out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_matplotlib_the_demo_says_so_and_writes_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib... now raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    run_demo(tmp_path, seed=0, steps=2, progress=False)
+    assert "matplotlib is not installed, so no plots" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backprop.html", "history.csv", "mlp.svg", "model.json",
+                                                          "neuron.svg"]
