@@ -127,9 +127,13 @@ def _quiet_nodes(tree: ast.AST) -> set[int]:
             mark(node.exc)
         elif isinstance(node, (ast.AnnAssign, ast.arg)):
             mark(node.annotation)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            mark(node.returns)
-            if node.name in ("__repr__", "__str__", "__format__", "_repr_html_") or "message" in node.name:
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if not isinstance(node, ast.ClassDef):
+                mark(node.returns)
+            for decorator in node.decorator_list:  # @lru_cache(maxsize=64): a setting, not a computation
+                mark(decorator)
+            wording = ("message", "text", "hint", "made_at")  # functions that only build what an error says
+            if node.name in ("__repr__", "__str__", "__format__", "_repr_html_") or any(w in node.name for w in wording):
                 mark(node)
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
@@ -142,6 +146,10 @@ def _changed_number(value: float) -> float | int:
     if isinstance(value, int):
         return value + 1
     return {0.0: 1.0, 1.0: 2.0, 0.5: 1.0, 2.0: 1.0}.get(value, value * 2)
+
+
+# Calls whose arguments are of different kinds, so nobody swaps them by accident (and a swap fails at once).
+_NOT_SWAPPED = {"isinstance", "issubclass", "getattr", "hasattr", "setattr", "super().__new__"}
 
 
 def mutants(module: str, text: str) -> Iterator[Mutant]:
@@ -215,11 +223,11 @@ def _node_mutants(module: str, src: _Source, node: ast.AST) -> Iterator[Mutant]:
             (a_start, a_end), (b_start, b_end) = src.span(node.elts[0]), src.span(node.elts[1])
             swapped = src.raw[:a_start] + b.encode() + src.raw[a_end:b_start] + a.encode() + src.raw[b_end:]
             yield Mutant(module, line, "pair swapped", swapped.decode("utf-8"))
-    elif isinstance(node, ast.Call):
+    elif isinstance(node, ast.Call) and src.segment(node.func) not in _NOT_SWAPPED:
         for first, second in zip(node.args, node.args[1:]):  # each two neighbouring arguments
             a, b = src.segment(first), src.segment(second)
-            if a == b or any(isinstance(e, (ast.Starred, ast.Constant)) for e in (first, second)):
-                continue
+            if a == b or any(isinstance(e, (ast.Starred, ast.Constant, ast.Lambda)) for e in (first, second)):
+                continue  # nobody swaps two constants' meaning or a rule's two functions by accident
             (a_start, a_end), (b_start, b_end) = src.span(first), src.span(second)
             swapped = src.raw[:a_start] + b.encode() + src.raw[a_end:b_start] + a.encode() + src.raw[b_end:]
             yield Mutant(module, line, f"arguments {a}, {b} of {src.segment(node.func)}() swapped",
