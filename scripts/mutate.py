@@ -133,7 +133,8 @@ def _quiet_nodes(tree: ast.AST) -> set[int]:
             for decorator in node.decorator_list:  # @lru_cache(maxsize=64): a setting, not a computation
                 mark(decorator)
             wording = ("message", "text", "hint", "made_at")  # functions that only build what an error says
-            if node.name in ("__repr__", "__str__", "__format__", "_repr_html_") or any(w in node.name for w in wording):
+            shown = ("__repr__", "__str__", "__format__", "_repr_html_")
+            if node.name in shown or any(w in node.name for w in wording):
                 mark(node)
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
