@@ -301,10 +301,10 @@ def main(argv: list[str] | None = None) -> int:
         todo: queue.Queue[tuple[int, Mutant, str]] = queue.Queue()
         for k, (m, original) in enumerate(plan, 1):
             todo.put((k, m, original))
-        lock = threading.Lock()
+        lock, stop = threading.Lock(), threading.Event()
 
         def work(repo: Path) -> None:
-            while True:
+            while not stop.is_set():
                 try:
                     k, m, original = todo.get_nowait()
                 except queue.Empty:
@@ -324,8 +324,15 @@ def main(argv: list[str] | None = None) -> int:
         workers = [threading.Thread(target=work, args=(repo,)) for repo in repos]
         for worker in workers:
             worker.start()
-        for worker in workers:
-            worker.join()
+        try:
+            while any(worker.is_alive() for worker in workers):
+                for worker in workers:
+                    worker.join(timeout=0.5)  # a short wait, so Ctrl-C is seen here
+        except KeyboardInterrupt:
+            stop.set()
+            print("stopping: the mutants under way finish, then the counts so far", file=sys.stderr, flush=True)
+            for worker in workers:
+                worker.join()
     survivors.sort(key=lambda pair: (pair[0].module, pair[0].line))
     print()
     for m, original in survivors:
