@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fuzzing import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,7 +147,7 @@ def assert_step_is_usable(ps: list[Value], opt: Any, grads: tuple[float, float])
         assert all(math.isfinite(x) for buffer in opt.state.values() for x in buffer)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.sampled_from(sorted(OPTIMIZERS)), st.data())
 def test_a_mutated_optimizer_state_is_accepted_usable_or_refused_without_change(name, data):
     _, trained = trained_optimizer(name)
@@ -164,7 +165,7 @@ def test_a_mutated_optimizer_state_is_accepted_usable_or_refused_without_change(
     assert_step_is_usable(ps, opt, data.draw(st.tuples(GRADS, GRADS), label="grads"))
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.sampled_from(sorted(SCHEDULES)), st.data())
 def test_a_mutated_schedule_state_is_accepted_usable_or_refused_without_change(name, data):
     state = mutate(data, stepped_schedule(name).state_dict())
@@ -209,7 +210,7 @@ def load_bytes(scratch: Path, content: bytes) -> dict[str, Any] | None:
     return state
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.binary(max_size=200))
 def test_load_of_arbitrary_bytes_gives_a_state_or_a_save_file_error(scratch, content):
     load_bytes(scratch, content)
@@ -222,7 +223,7 @@ TOKENS = st.sampled_from([
 HEADER = '{"format": "microgradx", "version": 1, "state": '
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.booleans(), st.lists(TOKENS, max_size=40), st.integers(0, 2 * MAX_DEPTH) | st.integers(0, 5000))
 def test_load_of_json_like_token_soup_gives_a_state_or_a_save_file_error(scratch, header, tokens, nesting):
     text = (HEADER if header else "") + "[" * nesting + "".join(tokens)
@@ -272,7 +273,7 @@ def snapshot(obj: Any) -> str:
     return json.dumps([obj.state_dict(), extra])
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(st.sampled_from(sorted(REAL_FILES)), st.data())
 def test_a_mutated_real_save_file_loads_into_an_object_or_changes_nothing(scratch, kind, data):
     original, make = REAL_FILES[kind]
