@@ -351,10 +351,14 @@ def test_a_finite_difference_below_float_resolution_is_reported_as_such() -> Non
 
 
 def test_a_resolved_agreement_is_needed_for_ok() -> None:
-    # relu's step of 1e-6 is lost next to 1e12: the finite difference comes out as 0, which equals
-    # the analytic 0 only by accident. That is no check, whatever the numbers say.
-    (row,) = check(lambda x: (x + 0.5).relu() + 1e12, [1.0]).rows
+    # A rule that wrongly says 0, next to 1e12: the step of 1e-6 is lost in rounding, both evaluations
+    # are the same, and the finite difference 0 "agrees". That is no check, whatever the numbers say.
+    forgot = define_op("forgot", lambda x: x * x, lambda x, out: (0.0,))
+    (row,) = check(lambda x: forgot(x) + 1e12, [0.3]).rows
+    assert (row.analytic, row.numeric, row.status) == (0.0, 0.0, "unresolved")
+    (row,) = check(lambda x: (x + 0.5).relu() + 1e12, [1.0]).rows  # the same where they differ
     assert row.status == "unresolved"
+    assert check(lambda x: forgot(x) + 1.0, [0.3]).rows[0].status == "FAIL"  # resolved: caught
 
 
 @given(c=st.floats(8, 300).map(lambda e: 10.0**e), x=st.floats(0.5, 3))
