@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from microgradx import DomainError, Value, data, init, losses, ops, optim
+from microgradx import DomainError, Value, data, grad, init, losses, ops, optim
 from microgradx.engine import apply_op
 from microgradx.gradcheck import check
 from microgradx.nn import MLP, Layer
@@ -64,9 +64,7 @@ def test_backward_gives_finite_gradients_added_to_the_old_ones_or_changes_nothin
 
 
 def _fresh_gradients(y: Value, xs: list[Value]) -> list[float]:
-    """d y / d x for each input, from a copy of the graph whose .grads start at 0 (so nothing is added)."""
-    from microgradx import grad
-
+    """d y / d x for each input and d y / d y = 1, without touching any .grad (microgradx.grad)."""
     return [*grad(y, xs), 1.0]
 
 
@@ -103,6 +101,36 @@ def test_every_op_refuses_exactly_the_points_outside_its_domain(op: ops.Op) -> N
         # for tools that pick points to differentiate leaves 0 out. Nowhere else may a value come out.
         defined_not_differentiable = op.name.startswith("**") and op.arity == 1 and xs == [0.0]
         assert inside or defined_not_differentiable, (op.name, xs, "accepted outside its domain")
+
+
+# -- public helpers that derivative rules rely on: each one run on both kinds of input ------------------
+
+HELPERS = {  # the float-or-Value functions of microgradx.ops, with their math written out here
+    "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "tanh": math.tanh,
+    "sigmoid": lambda x: 1 / (1 + math.exp(-x)), "sin": math.sin, "cos": math.cos,
+}
+
+
+def test_every_float_or_value_helper_is_listed_here() -> None:
+    helpers = {name for name in ops.__all__ if name.islower() and callable(getattr(ops, name))}
+    assert helpers - {"pow_op", "leaky_relu_op", "elu_op", "hand_built"} == set(HELPERS)
+
+
+@pytest.mark.parametrize("name", sorted(HELPERS))
+@given(x=st.floats(0.05, 5) | st.floats(-5, -0.05))
+def test_each_helper_computes_on_floats_and_records_on_values(name: str, x: float) -> None:
+    if name in ("log", "sqrt"):
+        x = abs(x)
+    helper, truth = getattr(ops, name), HELPERS[name]
+    on_float = helper(x)
+    assert type(on_float) is float and on_float == pytest.approx(truth(x), rel=1e-12)
+    v = Value(x)
+    on_value = helper(v)
+    assert isinstance(on_value, Value) and on_value._prev == (v,)  # in the graph, so it can be differentiated
+    assert on_value.data == pytest.approx(truth(x), rel=1e-12)
+    h = 1e-6
+    (slope,) = grad(on_value, [v])
+    assert slope == pytest.approx((truth(x + h) - truth(x - h)) / (2 * h), rel=1e-5, abs=1e-8)
 
 
 # -- feature combinations: every optimizer and clip_grad_norm after backward(create_graph=True) -----
