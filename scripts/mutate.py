@@ -90,8 +90,9 @@ class Mutant:
 class _Source:
     """A module's text, addressable by the (line, column) positions of its syntax tree."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tree: ast.AST) -> None:
         self.text = text
+        self.type_tuples = _type_tuples(tree)  # see below
         self.raw = text.encode("utf-8")  # ast's columns count UTF-8 bytes
         self.starts = [0]
         for line in self.raw.splitlines(keepends=True):
@@ -150,6 +151,18 @@ def _changed_number(value: float) -> float | int:
     return {0.0: 1.0, 1.0: 2.0, 0.5: 1.0, 2.0: 1.0}.get(value, value * 2)
 
 
+def _type_tuples(tree: ast.AST) -> set[int]:
+    """The tuples of classes in isinstance(x, (A, B)) and except (A, B): their order means nothing."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("isinstance",
+                                                                                               "issubclass"):
+            found.update(id(arg) for arg in node.args[1:])
+        elif isinstance(node, ast.ExceptHandler) and node.type is not None:
+            found.add(id(node.type))
+    return found
+
+
 # Calls whose arguments are of different kinds, so nobody swaps them by accident (and a swap fails at once).
 _NOT_SWAPPED = {"isinstance", "issubclass", "getattr", "hasattr", "setattr", "super().__new__"}
 
@@ -157,7 +170,7 @@ _NOT_SWAPPED = {"isinstance", "issubclass", "getattr", "hasattr", "setattr", "su
 def mutants(module: str, text: str) -> Iterator[Mutant]:
     """Every single-slip mutant of the module's text, in order of place."""
     tree = ast.parse(text)
-    src = _Source(text)
+    src = _Source(text, tree)
     quiet = _quiet_nodes(tree)
     for node in ast.walk(tree):
         if id(node) in quiet or not hasattr(node, "lineno"):
@@ -219,7 +232,7 @@ def _node_mutants(module: str, src: _Source, node: ast.AST) -> Iterator[Mutant]:
     elif isinstance(node, ast.If) and len(node.body) == 1 and isinstance(node.body[0], ast.Raise):
         start, end = src.span(node.test)
         yield Mutant(module, line, "safety check never fires", src.replace(start, end, "False"))
-    elif isinstance(node, ast.Tuple) and len(node.elts) == 2:
+    elif isinstance(node, ast.Tuple) and len(node.elts) == 2 and id(node) not in src.type_tuples:
         a, b = (src.segment(e) for e in node.elts)
         if a != b and not any(isinstance(e, ast.Starred) for e in node.elts):
             (a_start, a_end), (b_start, b_end) = src.span(node.elts[0]), src.span(node.elts[1])

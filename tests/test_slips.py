@@ -97,10 +97,79 @@ def test_every_op_refuses_exactly_the_points_outside_its_domain(op: ops.Op) -> N
             assert not inside or overflows(op, xs), (op.name, xs, "refused inside its domain")
             continue
         assert math.isfinite(out.data)
-        # x ** n with 0 < n < 1 is defined at 0 (it is 0), but its slope is infinite there: its domain
-        # for tools that pick points to differentiate leaves 0 out. Nowhere else may a value come out.
-        defined_not_differentiable = op.name.startswith("**") and op.arity == 1 and xs == [0.0]
-        assert inside or defined_not_differentiable, (op.name, xs, "accepted outside its domain")
+        # x ** n with 0 < n < 1 is defined at 0 (it is 0), but its slope n x^(n-1) is infinite there:
+        # its domain, which tools use to pick points to differentiate, leaves 0 out. Nowhere else may a
+        # value come out of an op outside its domain.
+        assert inside or steep_at_zero(op, xs), (op.name, xs, "accepted outside its domain")
+
+
+def steep_at_zero(op: ops.Op, xs: list[float]) -> bool:
+    if not (op.name.startswith("**") and op.arity == 1 and xs == [0.0]):
+        return False
+    return 0 < float(op.name[2:]) < 1
+
+
+COMPARISONS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+               "<=": lambda a, b: a <= b, "!=": lambda a, b: a != b}
+
+
+@pytest.mark.parametrize("op", [op for op in TABLE if op.domain], ids=lambda op: op.name)
+def test_each_ops_stated_domain_is_the_one_its_predicate_checks(op: ops.Op) -> None:
+    # The domain in error messages ("x > 0") and the predicate tools use (Op.valid) say the same.
+    variable, comparison, bound = op.domain.split(" (")[0].split()
+    names = ["x"] if op.arity == 1 else ["a", "b"]
+    k = names.index(variable)
+    for xs in itertools.product(EDGES, repeat=op.arity):
+        assert op.valid(*xs) == COMPARISONS[comparison](xs[k], float(bound)), (op.domain, xs)
+
+
+@pytest.mark.parametrize("n", [0.0, 1.0, 2.0, 3.0, -1.0, -2.0, 0.5, 1.5, 2.5, -0.5, 0.25])
+def test_power_domains_follow_the_exponent(n: float) -> None:
+    # x ** n: any x for whole n >= 0; x != 0 for whole n < 0; x >= 0 where the slope is finite at 0
+    # (n >= 1), x > 0 where it is not (n < 1); the derivative at each edge tells which.
+    op = ops.pow_op(n)
+    expected = {0.0: None, 1.0: None, 2.0: None, 3.0: None, -1.0: "x != 0", -2.0: "x != 0", 0.5: "x > 0",
+                1.5: "x >= 0", 2.5: "x >= 0", -0.5: "x > 0", 0.25: "x > 0"}[n]
+    assert (op.domain or None) == expected
+
+
+PARAMETRIZED_FORMS = [  # the forward rules of the ops made per constant, against their definitions
+    *[(ops.pow_op(n), lambda x, n=n: x**n) for n in (0.0, 1.0, 2.0, 3.0, -1.0, -2.0, 0.5, 1.5)],
+    *[(ops.leaky_relu_op(s), lambda x, s=s: x if x > 0 else s * x) for s in (0.01, 0.2)],
+    *[(ops.elu_op(a), lambda x, a=a: x if x > 0 else a * math.expm1(x)) for a in (1.0, 0.5)],  # a (e^x - 1)
+]
+
+
+@pytest.mark.parametrize(("op", "form"), PARAMETRIZED_FORMS, ids=[op.name + str(i) for i, (op, _)
+                                                                     in enumerate(PARAMETRIZED_FORMS)])
+@given(x=st.floats(-4, 4).filter(lambda x: x == 0 or abs(x) > 1e-50))  # no overflow of x ** -2
+def test_each_parametrized_forward_is_its_definition(op: ops.Op, form: Callable[[float], float], x: float) -> None:
+    assume(op.valid is None or op.valid(x))
+    assert apply_op(op, x).data == pytest.approx(form(x), rel=1e-12, abs=1e-300)
+
+
+# -- the engine turns what a user's forward rule returns into a float ---------------------------------------
+
+
+@given(value=st.one_of(st.integers(-10**6, 10**6), st.floats(-1e6, 1e6), st.booleans(),
+                       st.fractions(max_denominator=100).filter(lambda f: abs(f) < 10**6),
+                       st.integers(-1000, 1000).map(np.int64), st.floats(-1e6, 1e6).map(np.float64),
+                       st.floats(-1e3, 1e3, width=32).map(np.float32)))
+def test_a_user_ops_result_of_any_real_type_becomes_a_float(value: Any) -> None:
+    from microgradx import define_op
+
+    op = define_op("returns", lambda x: value, lambda x, out: (0.0,))
+    node = op(Value(1.0))
+    assert type(node.data) is float and node.data == float(value)
+
+
+@pytest.mark.parametrize("value", ["1.5", None, 1j, [1.0], math.nan, math.inf])
+def test_a_user_ops_result_that_is_not_a_finite_real_is_refused(value: Any) -> None:
+    from microgradx import define_op
+
+    op = define_op("returns", lambda x: value, lambda x, out: (0.0,))
+    with pytest.raises((TypeError, DomainError), match="returns"):
+        op(Value(1.0))
 
 
 # -- public helpers that derivative rules rely on: each one run on both kinds of input ------------------
@@ -148,7 +217,7 @@ def _optimizers() -> list[type[optim.Optimizer]]:
 
 SETTINGS = {  # a few settings per optimizer, so every branch of its rule runs
     "SGD": [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}],
-    "RMSProp": [{}, {"weight_decay": 0.1, "alpha": 0.5}],
+    "RMSProp": [{}, {"weight_decay": 0.1, "alpha": 0.5, "momentum": 0.9}],
     "Adam": [{}, {"weight_decay": 0.1, "betas": (0.5, 0.6)}],
     "AdamW": [{}, {"weight_decay": 0.1}],
 }
@@ -174,6 +243,42 @@ def test_every_optimizer_steps_the_same_after_create_graph(cls, start, steps) ->
                 opt.step()
             runs.append(([p.data for p in w], opt.state_dict()))
         assert runs[0] == runs[1], (cls.__name__, hyper)
+
+
+def _kind(cls: type[optim.Optimizer], name: str) -> str:
+    default = inspect.signature(cls).parameters[name].default
+    return "flag" if isinstance(default, bool) else "pair" if isinstance(default, tuple) else "number"
+
+
+BAD = {  # values no hyperparameter of each kind may take
+    "number": [None, "0.1", math.nan, -math.inf, math.inf, -1.0, True, [0.1]],
+    "flag": [None, "True", 1, 0.0, math.nan],
+    "pair": [None, "0.9", (0.9,), (0.9, 0.999, 0.1), (0.9, 1.0), (-0.1, 0.9), (True, 0.9), (math.nan, 0.9)],
+}
+
+
+@pytest.mark.parametrize("cls", _optimizers(), ids=lambda c: c.__name__)
+def test_every_hyperparameter_refuses_bad_values_by_name(cls: type[optim.Optimizer]) -> None:
+    for name in cls.hyperparameters:
+        for bad in BAD[_kind(cls, name)]:
+            given = {"lr": 0.1, "momentum": 0.9, name: bad} if cls is optim.SGD else {"lr": 0.1, name: bad}
+            with pytest.raises((TypeError, ValueError), match=name):
+                cls([Value(1.0)], **given)
+
+
+PYTORCH_DEFAULTS = {  # torch.optim's documented defaults (lr of SGD has none here: it must be given)
+    "SGD": {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0},
+    "RMSProp": {"lr": 0.01, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0},
+    "Adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
+    "AdamW": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
+}
+
+
+@pytest.mark.parametrize("cls", _optimizers(), ids=lambda c: c.__name__)
+def test_every_optimizers_defaults_are_pytorchs(cls: type[optim.Optimizer]) -> None:
+    expected = PYTORCH_DEFAULTS[cls.__name__]
+    opt = cls([Value(1.0)], lr=0.1) if cls is optim.SGD else cls([Value(1.0)])
+    assert {name: getattr(opt, name) for name in expected} == expected
 
 
 @given(start=st.lists(st.floats(-3, 3), min_size=3, max_size=3), max_norm=st.floats(0.01, 5))
@@ -323,6 +428,20 @@ def test_an_mlp_gives_each_layer_its_sizes(name: str) -> None:
             assert max(abs(w) for w in weights) <= spread(fan_in, fan_out)
         else:
             assert statistics.pstdev(weights) == pytest.approx(spread(fan_in, fan_out), rel=0.35)
+
+
+# -- every loss refuses what it cannot score, naming itself --------------------------------------------------
+
+LOSS_FUNCTIONS = [losses.mse, losses.hinge, losses.binary_cross_entropy, losses.cross_entropy]
+
+
+@pytest.mark.parametrize("loss", LOSS_FUNCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize(("preds", "targets"), [("ab", [1, 1]), ([Value(1.0), Value(0.0)], "11"), ("1", "1"),
+                                                ([], []), ([[]], [0])])
+def test_every_loss_refuses_text_and_empty_input_by_name(loss, preds, targets) -> None:
+    # A str is a list of one-character strs, each a list again: without a check it never ends.
+    with pytest.raises((TypeError, ValueError), match=loss.__name__):
+        loss(preds, targets)
 
 
 # -- every loss's accuracy rule runs, against the rule written out here -------------------------------------
