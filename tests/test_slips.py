@@ -163,6 +163,24 @@ def test_a_user_ops_result_of_any_real_type_becomes_a_float(value: Any) -> None:
     assert type(node.data) is float and node.data == float(value)
 
 
+@pytest.mark.parametrize("arity", [1, 2, 3, 4])
+@pytest.mark.parametrize("failure", [ValueError("bad"), ZeroDivisionError(), OverflowError()])
+def test_a_user_op_whose_forward_fails_gives_a_domain_error_naming_it_and_its_inputs(arity, failure) -> None:
+    # One path per number of inputs in the engine (one, two, any): each must say the same.
+    from microgradx import define_op
+
+    def forward(*xs: float) -> float:
+        raise failure
+
+    op = define_op("fails", forward, lambda *xs_and_out: (0.0,) * (len(xs_and_out) - 1), arity=arity)
+    inputs = [Value(1.5 + k) for k in range(arity)]
+    with pytest.raises(DomainError) as caught:
+        op(*inputs)
+    message = str(caught.value)
+    assert "fails" in message and all(repr(v.data) in message for v in inputs), message
+    assert all(v.grad == 0.0 for v in inputs)
+
+
 @pytest.mark.parametrize("value", ["1.5", None, 1j, [1.0], math.nan, math.inf])
 def test_a_user_ops_result_that_is_not_a_finite_real_is_refused(value: Any) -> None:
     from microgradx import define_op
