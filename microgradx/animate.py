@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from . import viz
 from ._checks import whole_number
 from ._files import write_atomic
+from ._text import visible
 from .engine import Value, grad
 from .fold import Folding, fold
 from .htmlview import json_for_script, notebook_html, page, srcdoc
@@ -490,10 +491,11 @@ def _widths(initial: dict[str, tuple[list[str], bool]], frames: list[Frame]) -> 
 def _page(svg: str, frames: list[Frame], initial: dict[str, tuple[list[str], bool]], title: str,
           interval_ms: int) -> str:
     """The standalone page: the drawing once (in the state of step 1), each step's changes as data, and the player."""
+    title = visible(title)  # labels are the user's text: no lone surrogate (unsavable) or control character
     data = {
         "initial": initial,
-        "frames": [{"node": f.node, "inputs": f.inputs, "edges": f.edges, "texts": f.texts, "caption": f.caption}
-                   for f in frames],
+        "frames": [{"node": f.node, "inputs": f.inputs, "edges": f.edges, "texts": f.texts,
+                    "caption": visible(f.caption)} for f in frames],
         "interval": interval_ms,
     }
     header = _HEADER.replace("{{title}}", html.escape(title, quote=False)).replace("{{count}}", str(len(frames)))

@@ -52,7 +52,8 @@ expressions = st.one_of(
 WORDS = ["--set", "-o", "--output", "--format", "--rankdir", "--heatmap", "--max-nodes", "-h", "--help", "--version",
          "--", "-x", "svg", "dot", "html", "png", "pdf", "gif", "LR", "TB", "RL", "0", "3", "-1", "1e3", "x=1", "y=2",
          "ﬁ=1", "fi=1", "x=nan", "x=1e400", "x=", "=1", "x==1", "g.dot", "g.svg", "g.html", "g.png", "sub/g.dot",
-         "g", "g.DOT", "g.dot.svg", ".", "", "keep.txt", "--out", "--seed", "out", "demo", "draw"]
+         "g", "g.DOT", "g.dot.svg", ".", "", "keep.txt", "--out", "--seed", "out", "demo", "draw", "--dataset",
+         "digits", "moons"]
 safe_text = st.text(max_size=10).filter(lambda t: "/" not in t and "\\" not in t and not t.startswith("-o"))
 arguments = st.lists(st.one_of(st.sampled_from(WORDS), safe_text), max_size=8)
 # Commands that mostly work, so the drawing and writing code is reached as often as the parser.
@@ -113,13 +114,14 @@ class _OnlyDot(_real_popen):  # type: ignore[misc, valid-type]
 @contextlib.contextmanager
 def guarded() -> Iterator[list[tuple[object, int]]]:
     """eval, exec, code compilation, os.system and programs other than dot all fail the test; the
-    demo's training is replaced by a record of its arguments (parsing them is what is fuzzed)."""
+    demos' training is replaced by a record of its arguments (parsing them is what is fuzzed)."""
     demos: list[tuple[object, int]] = []
     with contextlib.ExitStack() as stack:
         for target, value in [("builtins.eval", _forbidden), ("builtins.exec", _forbidden),
                               ("builtins.compile", _parse_only), ("os.system", _forbidden),
                               ("os.execv", _forbidden), ("os.execve", _forbidden), ("subprocess.Popen", _OnlyDot),
-                              ("microgradx.demo.run_demo", lambda out, seed=0: demos.append((out, seed)))]:
+                              ("microgradx.demo.run_demo", lambda out, seed=0: demos.append((out, seed))),
+                              ("microgradx.demo.run_digits_demo", lambda out, seed=0: demos.append((out, seed)))]:
             stack.enter_context(mock.patch(target, value))
         yield demos
 
@@ -152,7 +154,7 @@ def run_main(argv: list[str], folder: Path) -> tuple[int, str, str, list[warning
 def may_write(argv: list[str]) -> set[str]:
     """The paths the command may create: the outputs it was given, or its defaults, and their folders."""
     named = {a for a in argv if a} | {f"graph.{kind}" for kind in ("svg", "png", "pdf", "dot", "html")}
-    named |= {"out/demo", "out"}
+    named |= {"out/demo", "out/digits", "out"}
     for word in list(named):
         named |= {str(parent) for parent in Path(word).parents if str(parent) != "."}
     return {str(Path(word)) for word in named}
