@@ -228,7 +228,8 @@ class GradcheckReport:
         # Every colour is set, text and background, on every cell: a notebook's theme (dark ones set
         # light text, and stripe table rows) never leaves light text on the pink of a FAIL row.
         header, body = self._cells()
-        looks = {"ok": ("#111827", "#ffffff"), "FAIL": ("#7f1d1d", "#fee2e2"), "kink": ("#713f12", "#fef9c3")}
+        looks = {"ok": ("#111827", "#ffffff"), "FAIL": ("#7f1d1d", "#fee2e2"), "kink": ("#713f12", "#fef9c3"),
+                 "unresolved": ("#713f12", "#fef9c3")}  # not checked, as a kink
         cell = "padding:2px 8px;border:1px solid #d1d5db;text-align:left;color:{};background:{}"
         heads = "".join(f'<th style="{cell.format("#111827", "#f3f4f6")}">{html.escape(h)}</th>' for h in header)
         rows = [f"<tr>{heads}</tr>"]
