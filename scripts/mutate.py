@@ -46,10 +46,10 @@ PYTHON = Path(os.environ.get("MICROGRADX_VENV", ROOT / ".venv")) / "bin" / "pyth
 
 # The tests that speak for each module (its own file first: it is the most likely to fail fast).
 TESTS = {
-    "ops": ["test_ops", "test_engine", "test_gradcheck", "test_functional", "test_slips"],
+    "ops": ["test_ops", "test_engine", "test_gradcheck", "test_functional", "test_compile", "test_slips"],
     "engine": ["test_engine", "test_ops", "test_anomaly", "test_modes", "test_micrograd_compat", "test_gradcheck",
-               "test_functional", "test_slips", "test_fuzz_values"],
-    "losses": ["test_losses", "test_train", "test_slips"],
+               "test_functional", "test_compile", "test_slips", "test_fuzz_values"],
+    "losses": ["test_losses", "test_train", "test_compile", "test_slips"],
     "optim": ["test_optim", "test_train", "test_serialization", "test_slips"],
     "data": ["test_data", "test_slips", "test_train"],
     "init": ["test_nn", "test_slips"],
@@ -92,7 +92,7 @@ class _Source:
 
     def __init__(self, text: str, tree: ast.AST) -> None:
         self.text = text
-        self.type_tuples = _type_tuples(tree)  # see below
+        self.unordered = _unordered_tuples(tree)  # see below
         self.raw = text.encode("utf-8")  # ast's columns count UTF-8 bytes
         self.starts = [0]
         for line in self.raw.splitlines(keepends=True):
@@ -151,8 +151,12 @@ def _changed_number(value: float) -> float | int:
     return {0.0: 1.0, 1.0: 2.0, 0.5: 1.0, 2.0: 1.0}.get(value, value * 2)
 
 
-def _type_tuples(tree: ast.AST) -> set[int]:
-    """The tuples of classes in isinstance(x, (A, B)) and except (A, B): their order means nothing."""
+_TYPE_NAMES = {"Union", "Optional", "Callable", "tuple", "Tuple", "dict", "Dict", "list", "List", "type"}
+
+
+def _unordered_tuples(tree: ast.AST) -> set[int]:
+    """Tuples whose order means nothing, so swapping two members changes nothing: the classes in
+    isinstance(x, (A, B)) and except (A, B), the members in ``x in (a, b)``, and type expressions."""
     found: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("isinstance",
@@ -160,6 +164,10 @@ def _type_tuples(tree: ast.AST) -> set[int]:
             found.update(id(arg) for arg in node.args[1:])
         elif isinstance(node, ast.ExceptHandler) and node.type is not None:
             found.add(id(node.type))
+        elif isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            found.update(id(c) for c in node.comparators)
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in _TYPE_NAMES:
+            found.update(id(n) for n in ast.walk(node.slice))
     return found
 
 
@@ -232,7 +240,7 @@ def _node_mutants(module: str, src: _Source, node: ast.AST) -> Iterator[Mutant]:
     elif isinstance(node, ast.If) and len(node.body) == 1 and isinstance(node.body[0], ast.Raise):
         start, end = src.span(node.test)
         yield Mutant(module, line, "safety check never fires", src.replace(start, end, "False"))
-    elif isinstance(node, ast.Tuple) and len(node.elts) == 2 and id(node) not in src.type_tuples:
+    elif isinstance(node, ast.Tuple) and len(node.elts) == 2 and id(node) not in src.unordered:
         a, b = (src.segment(e) for e in node.elts)
         if a != b and not any(isinstance(e, ast.Starred) for e in node.elts):
             (a_start, a_end), (b_start, b_end) = src.span(node.elts[0]), src.span(node.elts[1])
@@ -288,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a mutant's run counts as "
                                                                       "killed by a hang (default: 600)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once, each in its own copy (default: 1)")
+    parser.add_argument("--at", nargs="+", default=None, metavar="MODULE.py:LINE",
+                        help="only the mutants at these places (to check survivors again after adding tests)")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill (and Ctrl-C) stop it the same way
@@ -296,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     for module in args.modules:
         original = (ROOT / "microgradx" / f"{module}.py").read_text(encoding="utf-8")
         found = list(mutants(module, original))
+        if args.at is not None:
+            found = [m for m in found if f"{m.module}.py:{m.line}" in args.at]
         if args.max is not None and len(found) > args.max:
             found = sorted(random.Random(f"{args.seed}:{module}").sample(found, args.max), key=lambda m: m.line)
         plan += [(m, original) for m in found]

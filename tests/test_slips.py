@@ -11,6 +11,7 @@ import inspect
 import itertools
 import json
 import math
+import re
 import signal
 import statistics
 from collections.abc import Callable
@@ -158,9 +159,10 @@ def test_each_parametrized_forward_is_its_definition(op: ops.Op, form: Callable[
 def test_a_user_ops_result_of_any_real_type_becomes_a_float(value: Any) -> None:
     from microgradx import define_op
 
-    op = define_op("returns", lambda x: value, lambda x, out: (0.0,))
-    node = op(Value(1.0))
-    assert type(node.data) is float and node.data == float(value)
+    for arity in (1, 2, 3):  # the engine's one-, two- and n-input paths
+        op = define_op("returns", lambda *xs: value, lambda *xs_and_out: (0.0,) * (len(xs_and_out) - 1), arity=arity)
+        node = op(*[Value(1.0)] * arity)
+        assert type(node.data) is float and node.data == float(value)
 
 
 @pytest.mark.parametrize("arity", [1, 2, 3, 4])
@@ -449,6 +451,109 @@ def test_an_mlp_gives_each_layer_its_sizes(name: str) -> None:
             assert statistics.pstdev(weights) == pytest.approx(spread(fan_in, fan_out), rel=0.35)
 
 
+# -- the engine's public surface: every method, comparison and way to build a node ---------------------------
+
+METHODS = {  # Value's methods, each the table op it must apply (and nothing else)
+    "exp": ops.PRIMITIVES["exp"], "log": ops.PRIMITIVES["log"], "sqrt": ops.PRIMITIVES["sqrt"],
+    "tanh": ops.PRIMITIVES["tanh"], "sigmoid": ops.PRIMITIVES["sigmoid"], "relu": ops.PRIMITIVES["relu"],
+    "gelu": ops.PRIMITIVES["gelu"], "softplus": ops.PRIMITIVES["softplus"], "sin": ops.PRIMITIVES["sin"],
+    "cos": ops.PRIMITIVES["cos"], "abs": ops.PRIMITIVES["abs"],
+}
+
+
+def test_every_math_method_of_value_is_checked_here() -> None:
+    methods = {name for name, f in vars(Value).items() if inspect.isfunction(f) and not name.startswith("_")
+               and set(inspect.signature(f).parameters) <= {"self", "slope", "alpha"}}
+    assert methods - {"backward", "detach", "item"} == set(METHODS) | {"leaky_relu", "elu"}
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+@given(x=st.floats(0.1, 3) | st.floats(-3, -0.1))
+def test_each_method_applies_its_table_op(name: str, x: float) -> None:
+    if name in ("log", "sqrt"):
+        x = abs(x)
+    v = Value(x)
+    out = getattr(v, name)()
+    assert out._op is METHODS[name] and out._prev == (v,)
+    assert out.data == apply_op(METHODS[name], x).data
+    assert grad(out, [v]) == grad(apply_op(METHODS[name], v), [v])
+
+
+@given(x=st.floats(-3, 3), slope=st.floats(0.01, 0.5), alpha=st.floats(0.1, 2))
+def test_the_methods_with_a_constant_apply_the_op_of_that_constant(x: float, slope: float, alpha: float) -> None:
+    v = Value(x)
+    assert v.leaky_relu(slope)._op is ops.leaky_relu_op(slope) and v.leaky_relu(slope)._prev == (v,)
+    assert v.elu(alpha)._op is ops.elu_op(alpha) and v.elu(alpha)._prev == (v,)
+    assert v.leaky_relu(slope).data == (x if x > 0 else slope * x)
+    assert v.elu(alpha).data == pytest.approx(x if x > 0 else alpha * math.expm1(x))
+
+
+values_or_numbers = st.sampled_from([-2.0, -0.0, 0.0, 0.5, 1.0, 3.0])
+
+
+@given(a=values_or_numbers, b=values_or_numbers)
+def test_comparisons_are_the_comparisons_of_the_data(a: float, b: float) -> None:
+    va, vb = Value(a), Value(b)
+    for compare in (lambda p, q: p < q, lambda p, q: p <= q, lambda p, q: p > q, lambda p, q: p >= q):
+        expected = compare(a, b)
+        assert compare(va, vb) == compare(va, b) == compare(a, vb) == expected  # Value, number, reflected
+
+
+@pytest.mark.parametrize("children", [1, 2, 3])
+def test_nodes_built_by_hand_keep_any_number_of_children_in_order(children: int) -> None:
+    xs = [Value(float(k + 1), label=f"x{k}") for k in range(children)]
+    out = Value(sum(x.data for x in xs), tuple(xs), "my_sum")
+
+    def step() -> None:
+        for x in xs:
+            x.grad += out.grad
+
+    out._backward = step
+    assert out._prev == tuple(xs)
+    (out * 2.0).backward()
+    assert [x.grad for x in xs] == [2.0] * children
+
+
+@pytest.mark.parametrize("op", [ops.PRIMITIVES["*"], ops.PRIMITIVES["exp"]], ids=["*", "exp"])
+def test_a_table_op_given_by_hand_needs_its_number_of_children(op: ops.Op) -> None:
+    wrong = [Value(1.0)] * (op.arity + 1)
+    with pytest.raises(TypeError, match=f"op '{re.escape(op.name)}' takes {op.arity} input"):
+        Value(1.0, tuple(wrong), op)
+
+
+@pytest.mark.parametrize(("forward", "derivative"), [(1.0, lambda x, out: (1.0,)), (abs, "2x"), (None, None)])
+def test_define_op_refuses_rules_that_are_not_functions(forward: Any, derivative: Any) -> None:
+    from microgradx import define_op
+
+    with pytest.raises(TypeError, match="must be functions"):
+        define_op("bad", forward, derivative)
+
+
+@pytest.mark.parametrize("inputs", [[1.0], ["x"], [None], [Value(1.0), 2]])
+def test_grad_refuses_inputs_that_are_not_values(inputs: list[Any]) -> None:
+    y = Value(1.0) * 2
+    with pytest.raises(TypeError, match=r"grad\(\) inputs must be Values"):
+        grad(y, inputs)
+
+
+KINK_CONVENTIONS = [  # the derivative each op takes at its kink, as PyTorch's backward does
+    (ops.PRIMITIVES["relu"], 0.0), (ops.PRIMITIVES["abs"], 0.0), (ops.leaky_relu_op(0.2), 0.2),
+    (ops.elu_op(0.5), 0.5), (ops.elu_op(2.0), 2.0),
+]
+
+
+@pytest.mark.parametrize(("op", "slope"), KINK_CONVENTIONS, ids=lambda v: getattr(v, "name", str(v)))
+def test_the_derivative_at_a_kink_is_pytorchs(op: ops.Op, slope: float) -> None:
+    x = Value(0.0)
+    (d,) = grad(apply_op(op, x), [x])
+    assert d == slope
+
+
+def test_every_op_with_a_kink_has_a_convention_here() -> None:
+    with_kinks = {op.name for op in TABLE if op.kinks}
+    assert with_kinks == {op.name for op, _ in KINK_CONVENTIONS}
+
+
 # -- every loss refuses what it cannot score, naming itself --------------------------------------------------
 
 LOSS_FUNCTIONS = [losses.mse, losses.hinge, losses.binary_cross_entropy, losses.cross_entropy]
@@ -461,6 +566,22 @@ def test_every_loss_refuses_text_and_empty_input_by_name(loss, preds, targets) -
     # A str is a list of one-character strs, each a list again: without a check it never ends.
     with pytest.raises((TypeError, ValueError), match=loss.__name__):
         loss(preds, targets)
+
+
+@pytest.mark.parametrize("probabilities", [[-0.1, 1.1], [1.5, 0.0], [math.nan, 1.0], ["0.5", 0.5], [None, 1.0]])
+def test_cross_entropy_refuses_class_probabilities_outside_0_to_1(probabilities: list[Any]) -> None:
+    with pytest.raises((TypeError, ValueError), match="cross_entropy"):
+        losses.cross_entropy([Value(0.0), Value(1.0)], probabilities)
+
+
+@given(p=st.floats(0, 1))
+def test_cross_entropy_takes_class_probabilities_as_numbers_or_values(p: float) -> None:
+    logits = [Value(0.3), Value(-1.2)]
+    as_numbers = losses.cross_entropy(logits, [p, 1 - p]).data
+    as_values = losses.cross_entropy(logits, [Value(p), Value(1 - p)]).data
+    lse = math.log(math.exp(0.3) + math.exp(-1.2))
+    expected = -(p * (0.3 - lse) + (1 - p) * (-1.2 - lse))  # - sum_k p_k log softmax(z)_k
+    assert as_numbers == pytest.approx(expected) and as_values == pytest.approx(expected)
 
 
 # -- every loss's accuracy rule runs, against the rule written out here -------------------------------------
