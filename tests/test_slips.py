@@ -529,6 +529,19 @@ def test_define_op_refuses_rules_that_are_not_functions(forward: Any, derivative
         define_op("bad", forward, derivative)
 
 
+def test_define_op_counts_the_inputs_a_forward_rule_needs() -> None:
+    # Parameters with a default (settings of the rule) and keyword-only ones are not inputs.
+    from microgradx import define_op
+
+    def scaled(x: float, scale: float = 2.0, *, shift: float = 0.0) -> float:
+        return scale * x + shift
+
+    op = define_op("scaled", scaled, lambda x, out: (2.0,))
+    assert op.op.arity == 1 and op(Value(1.5)).data == 3.0
+    two = define_op("two", lambda a, b, c=1.0: a * b * c, lambda a, b, out: (b, a))
+    assert two.op.arity == 2 and two(Value(2.0), Value(3.0)).data == 6.0
+
+
 @pytest.mark.parametrize("inputs", [[1.0], ["x"], [None], [Value(1.0), 2]])
 def test_grad_refuses_inputs_that_are_not_values(inputs: list[Any]) -> None:
     y = Value(1.0) * 2
@@ -574,14 +587,15 @@ def test_cross_entropy_refuses_class_probabilities_outside_0_to_1(probabilities:
         losses.cross_entropy([Value(0.0), Value(1.0)], probabilities)
 
 
-@given(p=st.floats(0, 1))
-def test_cross_entropy_takes_class_probabilities_as_numbers_or_values(p: float) -> None:
+@given(p=st.floats(0, 1), q=st.floats(0, 1))
+def test_cross_entropy_takes_class_probabilities_as_numbers_or_values(p: float, q: float) -> None:
+    # Any weights in [0, 1], not only ones that sum to 1 (label smoothing, soft labels, masks).
     logits = [Value(0.3), Value(-1.2)]
-    as_numbers = losses.cross_entropy(logits, [p, 1 - p]).data
-    as_values = losses.cross_entropy(logits, [Value(p), Value(1 - p)]).data
+    as_numbers = losses.cross_entropy(logits, [p, q]).data
+    as_values = losses.cross_entropy(logits, [Value(p), Value(q)]).data
     lse = math.log(math.exp(0.3) + math.exp(-1.2))
-    expected = -(p * (0.3 - lse) + (1 - p) * (-1.2 - lse))  # - sum_k p_k log softmax(z)_k
-    assert as_numbers == pytest.approx(expected) and as_values == pytest.approx(expected)
+    expected = -(p * (0.3 - lse) + q * (-1.2 - lse))  # - sum_k p_k log softmax(z)_k
+    assert as_numbers == pytest.approx(expected, abs=1e-12) and as_values == pytest.approx(expected, abs=1e-12)
 
 
 # -- every loss's accuracy rule runs, against the rule written out here -------------------------------------
