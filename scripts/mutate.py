@@ -172,7 +172,8 @@ def _unordered_tuples(tree: ast.AST) -> set[int]:
 
 
 # Calls whose arguments are of different kinds, so nobody swaps them by accident (and a swap fails at once).
-_NOT_SWAPPED = {"isinstance", "issubclass", "getattr", "hasattr", "setattr", "super().__new__"}
+_NOT_SWAPPED = {"isinstance", "issubclass", "getattr", "hasattr", "setattr", "super().__new__",
+                "contextlib.suppress", "suppress"}  # (the last two: a set of exception classes)
 
 
 def mutants(module: str, text: str) -> Iterator[Mutant]:

@@ -529,6 +529,20 @@ def test_define_op_refuses_rules_that_are_not_functions(forward: Any, derivative
         define_op("bad", forward, derivative)
 
 
+@pytest.mark.parametrize("name", ["", 5, None, b"op"])
+def test_define_op_needs_a_name(name: Any) -> None:
+    from microgradx import define_op
+
+    with pytest.raises(TypeError, match="non-empty name"):
+        define_op(name, lambda x: x, lambda x, out: (1.0,))
+
+
+def test_the_activations_constants_default_to_pytorchs() -> None:
+    # torch.nn.LeakyReLU(negative_slope=0.01), torch.nn.ELU(alpha=1.0)
+    assert Value(-2.0).leaky_relu().data == -0.02
+    assert Value(-1.0).elu().data == pytest.approx(math.expm1(-1.0))
+
+
 def test_define_op_counts_the_inputs_a_forward_rule_needs() -> None:
     # Parameters with a default (settings of the rule) and keyword-only ones are not inputs.
     from microgradx import define_op
