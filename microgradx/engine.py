@@ -606,7 +606,7 @@ def _forward_failed(op: Op, parents: Sequence[Value | float], error: Exception) 
     A table op's own error ("math domain error") says less than the message, so it is not
     chained; a user-defined op's error may point at a bug in its rule, so it is kept.
     """
-    _raise_domain_error(_domain_message(op, parents), op, error)
+    _raise_domain_error(_domain_message(op, parents, isinstance(error, OverflowError)), op, error)
 
 
 def _raise_domain_error(message: str, op: Op, error: Exception) -> NoReturn:
@@ -626,9 +626,9 @@ def _checked_output(op: Op, out: object, parents: Sequence[Value | float]) -> fl
         try:
             out = float(out)  # type: ignore[arg-type]
         except OverflowError:
-            raise DomainError(_domain_message(op, parents)) from None
+            raise DomainError(_domain_message(op, parents, overflow=True)) from None
     if not _isfinite(out):  # type: ignore[arg-type]
-        raise DomainError(_domain_message(op, parents))
+        raise DomainError(_domain_message(op, parents, overflow=math.isinf(out)))  # type: ignore[arg-type]
     return out  # type: ignore[return-value]
 
 
@@ -695,11 +695,28 @@ def _inputs_made_at(parents: Sequence[Value | float]) -> str:
     return "".join(made_at(f"its input {name}", p) for name, p in zip(names, parents) if isinstance(p, Value))
 
 
-def _domain_message(op: Op, parents: Sequence[Value | float]) -> str:
+def _domain_message(op: Op, parents: Sequence[Value | float], overflow: bool = False) -> str:
+    """Why the op has no finite result here: an input outside its domain, a result too large for a
+    float (``overflow``), or, for an op that states no domain, no result at all."""
     call = _call_text(op, len(parents))
     got = _inputs_text(parents)
-    text = f"{call} needs {op.domain}, got {got}" if op.domain else f"{call} is not a finite number for {got}"
+    if op.domain and not _inside(op, parents):
+        text = f"{call} needs {op.domain}, got {got}"
+    elif overflow:  # inside the domain (1e-300 ** -2, 1e200 * 1e200): the number itself is beyond a float
+        text = f"{call} is not a finite number for {got}: the result is beyond the largest float (1.8e308)"
+    else:
+        text = f"{call} is not a finite number for {got}"
     return text + _inputs_made_at(parents)
+
+
+def _inside(op: Op, parents: Sequence[Value | float]) -> bool:
+    """Whether the inputs lie in the op's stated domain (False when the op cannot say)."""
+    if op.valid is None:
+        return False
+    try:
+        return bool(op.valid(*[_data(p) for p in parents]))
+    except (ArithmeticError, ValueError, TypeError):
+        return False
 
 
 def _name(node: Value) -> str:

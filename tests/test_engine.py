@@ -612,3 +612,15 @@ def test_gradients_are_the_same_whether_constants_were_looked_at_or_not() -> Non
     assert x1.grad == x2.grad != 0.0
     constants = [n for n in trace(y2)[0] if not n._prev and n is not x2]
     assert constants and all(c.grad != 0.0 for c in constants)  # as micrograd's constants, they get gradients
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    (lambda: Value(5e-324) ** -1, "x ** -1 is not a finite number for x = 5e-324: the result is beyond the largest"),
+    (lambda: Value(1e-300) ** Value(-800.0), "a ** b is not a finite number for a = 1e-300, b = -800.0: the result"),
+    (lambda: Value(1e200) * Value(1e200), "a * b is not a finite number for a = 1e+200, b = 1e+200: the result"),
+    (lambda: Value(0.0) ** -1, "x ** -1 needs x != 0, got x = 0.0"),
+])
+def test_an_overflow_inside_the_domain_is_not_called_a_domain_violation(make, words: str) -> None:
+    with pytest.raises(DomainError) as info:
+        make()
+    assert str(info.value) == words or str(info.value).startswith(words)
