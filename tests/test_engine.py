@@ -623,4 +623,4 @@ def test_gradients_are_the_same_whether_constants_were_looked_at_or_not() -> Non
 def test_an_overflow_inside_the_domain_is_not_called_a_domain_violation(make, words: str) -> None:
     with pytest.raises(DomainError) as info:
         make()
-    assert str(info.value) == words or str(info.value).startswith(words)
+    assert str(info.value).startswith(words)
