@@ -18,6 +18,11 @@ once, marked as repeated"). Folding looks only at the graph's structure:
 - Roles are refined a few rounds, leaves by their users and ops by their inputs, until no role
   splits any more (Weisfeiler-Lehman colour refinement), each round one pass over the graph.
 
+- The components of one vector are one node, as TensorBoard groups a series of numbered nodes
+  (``x[0]`` ... ``x[63]`` become ``x[0:64]``): leaves labelled ``name[i]`` (or ``name[i, j]``, or
+  unlabelled inputs of a model, named ``x<j>`` by position) that feed the same collapsed boxes
+  and nothing else, at least :data:`SERIES_MIN` of them with consecutive indices.
+
 What does not fold: leaves with different labels (label the inputs of every example alike, or not
 at all, and they fold; ``x_17`` and ``x_18`` stay apart, and so does everything computed from them);
 a node whose inputs differ in role, such as the ``- logits[target]`` of cross-entropy in examples of
@@ -49,9 +54,10 @@ from typing import NamedTuple
 
 from .engine import Value, _reverse_topological
 
-__all__ = ["Folding", "Part", "fold", "natural_key", "trace_nodes"]
+__all__ = ["SERIES_MIN", "Folding", "Part", "fold", "natural_key", "trace_nodes"]
 
 MAX_ROUNDS = 6  # refinement stops earlier when no role splits; nn graphs settle after 2 rounds
+SERIES_MIN = 5  # TensorBoard's seriesNodeMinSize: fewer numbered components are clearer drawn apart
 
 
 def trace_nodes(root: Value) -> list[Value]:
@@ -75,10 +81,12 @@ class Part:
     ``members`` are the indices (into the traced nodes) of the Values it stands for; ``name`` is
     the group's name, or the members' common label (``x0`` for the inputs of an ``nn`` model),
     or ``""``; ``op`` is the op's name for an op part; ``marks`` are the constants its op uses,
-    as ``(argument position, value)`` (position -1 inside a chain of ``+``).
+    as ``(argument position, value)`` (position -1 inside a chain of ``+``); ``series`` is the
+    number of vector components a leaf part stands for (``x[0:64]``: 64), else 1. A part stands
+    for ``len(members) // series`` copies of itself (the examples of a batch).
     """
 
-    __slots__ = ("kind", "members", "name", "op", "marks")
+    __slots__ = ("kind", "members", "name", "op", "marks", "series")
 
     def __init__(self, kind: str, name: str = "", op: str = "") -> None:
         self.kind = kind  # "group", "op" or "leaf"
@@ -86,10 +94,16 @@ class Part:
         self.name = name
         self.op = op
         self.marks: tuple[tuple[int, float], ...] = ()
+        self.series = 1
+
+    @property
+    def copies(self) -> int:
+        """How many times the part repeats: once per example of a batch it folds."""
+        return len(self.members) // self.series
 
     def __repr__(self) -> str:
         what = self.name or self.op or "leaf"
-        return f"Part({self.kind} {what!r} ×{len(self.members)})"
+        return f"Part({self.kind} {what!r} ×{self.copies})"
 
 
 class Folding(NamedTuple):
@@ -141,9 +155,12 @@ def fold(nodes: list[Value], groups: Mapping[Value, str]) -> Folding:
         if heads[i] >= 0:
             part_of[i] = part_of[heads[i]]
     users = _users(inputs, part_of, parts, heads)
+    positions: dict[int, int] = {}  # leaf part -> the model input it is, when named by its position
     for k, part in enumerate(parts):
         if part.kind == "leaf":
-            _name_leaf(k, parts, nodes, users[k], inputs, part_of)
+            position = _name_leaf(k, parts, nodes, users[k], inputs, part_of)
+            if position is not None:
+                positions[k] = position
         elif part.kind == "op":  # an op's results named alike (the loss, say) keep their name
             labels = {nodes[i].label for i in part.members}
             part.name = labels.pop() if len(labels) == 1 else ""
@@ -151,14 +168,20 @@ def fold(nodes: list[Value], groups: Mapping[Value, str]) -> Folding:
     for k in sorted(constants):
         for i in parts[k].members:
             part_of[i] = -1
+    leader = _series(parts, users, positions)  # the components of one vector: one part, the first's
+    for k, first in leader.items():
+        parts[first].members.extend(parts[k].members)
+    for part in parts:
+        if part.series > 1:
+            part.members.sort()
     for part in parts:
         if part.kind == "op":
             first = part.members[0]
             part.marks = tuple((-1 if part.op == "+" and len(inputs[first]) != 2 else pos, nodes[p].data)
                                for pos, p in enumerate(inputs[first]) if part_of[p] == -1)
-    kept = [k for k in range(len(parts)) if k not in constants]
+    kept = [k for k in range(len(parts)) if k not in constants and k not in leader]
     renumber = {k: j for j, k in enumerate(kept)}
-    part_of = [renumber[k] if k >= 0 else -1 for k in part_of]
+    part_of = [renumber[leader.get(k, k)] if k >= 0 else -1 for k in part_of]
     parts = [parts[k] for k in kept]
     return Folding(parts, part_of, _edges(inputs, part_of, parts, heads), heads)
 
@@ -257,27 +280,98 @@ def _users(inputs: list[tuple[int, ...]], part_of: list[int], parts: list[Part],
 
 
 def _name_leaf(k: int, parts: list[Part], nodes: list[Value], users: set[tuple[int, int]],
-               inputs: list[tuple[int, ...]], part_of: list[int]) -> None:
-    """A leaf part's name: its members' common label, or ``x<j>`` for input j of an nn model."""
+               inputs: list[tuple[int, ...]], part_of: list[int]) -> int | None:
+    """Name a leaf part: its members' common label, or ``x<j>`` for input j of an nn model (then
+    returns j)."""
     part = parts[k]
     labels = {nodes[i].label for i in part.members}
     if len(labels) == 1 and "" not in labels:
         part.name = labels.pop()
-        return
+        return None
     if labels != {""}:
-        return
+        return None
     # An input of a model: it is argument n + j of the dot (weights first, then inputs) of its neurons.
     positions = set()
     for user, pos in users:
         if parts[user].kind != "group":
-            return
+            return None
         dot = next((i for i in parts[user].members if nodes[i]._prev and nodes[i]._op.name == "dot"  # type: ignore[union-attr]
                     and any(part_of[p] == k for p in inputs[i])), None)
         if dot is None:
-            return
+            return None
         positions.add(pos - len(inputs[dot]) // 2)
     if len(positions) == 1 and min(positions) >= 0:
         part.name = f"x{positions.pop()}"
+        return int(part.name[1:])
+    return None
+
+
+# name[3] or name[3, 7]: a component of a vector (or of a matrix), as one labels the inputs of a model
+_COMPONENT = re.compile(r"(?P<name>.+?)\[(?P<index>\s*\d+\s*(?:,\s*\d+\s*)*)\]")
+
+
+def _series(parts: list[Part], users: list[set[tuple[int, int]]], positions: Mapping[int, int]) -> dict[int, int]:
+    """Group the leaf parts that are the components of one vector into one part per series.
+
+    A series is at least :data:`SERIES_MIN` leaf parts with the same name before the index
+    (``x[0]``, ``x[1]``, ... or a model's inputs ``x0``, ``x1``, ...), used only by the same
+    collapsed boxes (groups), as many copies each, and with consecutive indices: a 1-D index in one
+    run (``x[0:64]``), a 2-D one filling a grid (``x[0:8, 0:8]``) or a run along its last index
+    (``x[3, 0:8]``). The first part of a series takes its name and ``series`` count; returns
+    {every other part: that first part}.
+    """
+    candidates: dict[tuple[object, ...], dict[tuple[int, ...], int]] = {}
+    names: dict[tuple[object, ...], str] = {}
+    index: tuple[int, ...]
+    for k, part in enumerate(parts):
+        if part.kind != "leaf" or not users[k] or any(parts[u].kind != "group" for u, _ in users[k]):
+            continue
+        if k in positions:
+            name, index = "x", (positions[k],)
+        else:
+            match = _COMPONENT.fullmatch(part.name)
+            if not match:
+                continue
+            name, index = match["name"], tuple(int(i) for i in match["index"].split(","))
+        key = (k in positions, name, len(index), frozenset(u for u, _ in users[k]), len(part.members))
+        candidates.setdefault(key, {}).setdefault(index, k)
+        names[key] = name
+    leader: dict[int, int] = {}
+    for group, found in candidates.items():
+        for series, title in _runs(sorted(found), names[group]):
+            if len(series) < SERIES_MIN:
+                continue
+            ks = sorted(found[index] for index in series)
+            first = parts[ks[0]]
+            first.name, first.series = title, len(ks)
+            leader.update((k, ks[0]) for k in ks[1:])
+    return leader
+
+
+def _runs(indices: list[tuple[int, ...]], name: str) -> list[tuple[list[tuple[int, ...]], str]]:
+    """The indices (sorted, each of the same length) cut into series with their titles: the whole grid
+    when they fill one, else runs of consecutive last indices under one prefix.
+
+    >>> [title for _, title in _runs([(i, j) for i in range(2) for j in range(3)], "x")]
+    ['x[0:2, 0:3]']
+    >>> [title for _, title in _runs([(0,), (1,), (2,), (5,), (6,)], "x")]
+    ['x[0:3]', 'x[5:7]']
+    """
+    lows = [min(index[d] for index in indices) for d in range(len(indices[0]))]
+    highs = [max(index[d] for index in indices) for d in range(len(indices[0]))]
+    cells = 1
+    for lo, hi in zip(lows, highs):
+        cells *= hi - lo + 1
+    if len(indices) == cells:
+        return [(indices, f"{name}[{', '.join(f'{lo}:{hi + 1}' for lo, hi in zip(lows, highs))}]")]
+    runs: list[list[tuple[int, ...]]] = []
+    for index in indices:
+        last = runs[-1][-1] if runs else None
+        if last is not None and last[:-1] == index[:-1] and last[-1] + 1 == index[-1]:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return [(run, f"{name}[{''.join(f'{i}, ' for i in run[0][:-1])}{run[0][-1]}:{run[-1][-1] + 1}]") for run in runs]
 
 
 def _is_constant(part: Part, nodes: list[Value], users: set[tuple[int, int]], parts: list[Part]) -> bool:

@@ -436,8 +436,9 @@ def draw_graph(
     |grad| < t. Parameters of an nn model are grouped by neuron and layer (``clusters=False`` turns
     that off). ``collapse="neuron"`` or
     ``"layer"`` draws each neuron or layer as one node and folds a batch: what repeats once per
-    example (inputs, targets, the loss's ops) is one node per role, ``x0 ×100`` (see
-    :mod:`microgradx.fold` for what folds). ``max_nodes`` caps the size of the drawing (raises
+    example (inputs, targets, the loss's ops) is one node per role, ``x0 ×100``, and the inputs
+    ``x[0]`` ... ``x[63]`` of one vector are one node ``x[0:64]`` (see :mod:`microgradx.fold` for
+    what folds). ``max_nodes`` caps the size of the drawing (raises
     :class:`GraphTooLarge` above it). ``view`` says how Jupyter shows it: "fit" (scaled down to the
     output's width, never up; click for the natural size), "natural", "interactive" (pan and zoom),
     or "auto": "fit" unless the text would be too small to read, then "interactive".
@@ -634,24 +635,27 @@ def bundled_edges(edges: dict[tuple[int, int], int], boxes: dict[str, list[int]]
 
 def part_title(part: Part, name: str) -> str:
     """The title of a folded node's box: the group's or the leaf's name, or the op (with its label
-    and constants), then ``×k`` when it stands for k Values: ``relu ×100``, ``x0 ×100``, ``* -1``."""
+    and constants), then ``×k`` when it stands for k copies (examples): ``relu ×100``, ``x0 ×100``,
+    ``* -1``, ``x[0:64] ×100`` (a vector of 64 inputs, 100 times)."""
     if part.kind == "group":
         return name
     title = name
     if part.kind == "op":
         op = _op_with_marks(part)
         title = f"{name} ({op})" if name else op
-    return f"{title} ×{len(part.members)}".strip() if len(part.members) > 1 else title
+    return f"{title} ×{part.copies}".strip() if part.copies > 1 else title
 
 
 def part_rows(part: Part, nodes: list[Value]) -> list[str]:
-    """The rows under the title (before the gradients): a group's size, or the data (a range when folded)."""
+    """The rows under the title (before the gradients): a group's size, a vector's length, the data
+    (a range when folded)."""
     members = [nodes[i] for i in part.members]
     if part.kind == "group":
         params = sum(1 for v in members if not v._prev)
         return [f"{params} parameter{'' if params == 1 else 's'}", f"{len(members)} nodes"]
     lo, hi = min(v.data for v in members), max(v.data for v in members)
-    return [f"data {fmt(lo)}" if lo == hi else f"data {fmt(lo)} … {fmt(hi)}"]
+    size = [f"{part.series} inputs"] if part.series > 1 else []
+    return [*size, f"data {fmt(lo)}" if lo == hi else f"data {fmt(lo)} … {fmt(hi)}"]
 
 
 def _add_part(target: graphviz.Digraph, k: int, part: Part, nodes: list[Value], stats: PartStats,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import numpy as np
 import pytest
@@ -228,3 +230,93 @@ def test_neurons_are_drawn_in_numeric_order(rankdir: str) -> None:
     placed = [position[name] for name, _ in sorted(names, key=lambda pair: int(pair[1]))]
     # left to right (top to bottom when the layers run sideways): 0, 1, 2, ..., 10, 11
     assert len(placed) == 12 and placed == sorted(placed)
+
+
+# -- the components of one vector: one box, as TensorBoard groups a numbered series ---------------------
+
+
+def box_rows(source: str) -> dict[str, list[str]]:
+    """{the box's title: its rows under the title}, markup entities read back as text."""
+    rows = re.findall(r"<B>([^<]*)</B></TD></TR>(.*?)</TABLE>", source)
+    return {html.unescape(title): [html.unescape(r) for r in re.findall(r"<TD>([^<]*)</TD>", cells)]
+            for title, cells in rows}
+
+
+def digit_like(n_inputs: int, batch: int = 1, label: Any = "x[{i}]") -> tuple[Value, list[list[Value]]]:
+    """An ``MLP(n_inputs, [4, 3])`` with cross-entropy on ``batch`` rows of inputs labelled ``label``
+    (None: unlabelled floats), after backward(); returns the loss and the input Values."""
+    rng = np.random.default_rng(1)
+    model = MLP(n_inputs, [4, 3], seed=0)
+    X = rng.random((batch, n_inputs))
+    rows = [[Value(float(v), label=label.format(i=i)) for i, v in enumerate(row)] if label else list(row) for row in X]
+    loss = losses.cross_entropy([model(row) for row in rows], [k % 3 for k in range(batch)])
+    loss.backward()
+    return loss, rows  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("collapse", ["layer", "neuron"])
+def test_the_components_of_an_input_vector_are_one_box_with_their_range_and_gradients(collapse: str) -> None:
+    loss, (xs,) = digit_like(12)
+    source = draw_graph(loss, collapse=collapse).source
+    rows = box_rows(source)
+    assert not any(re.fullmatch(r"x\[\d+\]", t) for t in rows)  # no box per component
+    grads = [abs(x.grad) for x in xs]
+    data = [x.data for x in xs]
+    assert rows["x[0:12]"] == ["12 inputs", f"data {min(data):.4f} … {max(data):.4f}",
+                               f"|grad| max {max(grads):.4f}", f"mean {sum(grads) / 12:.4f}"]
+    box = {name: html.unescape(t) for name, t in re.findall(r"^\s*(p\d+) \[label=<<TABLE[^\n]*?<B>([^<]*)</B>",
+                                                            source, flags=re.M)}
+    into = [(box[b], label) for a, b, label in re.findall(r'^\s*(p\d+) -> (p\d+)(?: \[label="([^"]*)")?', source,
+                                                         flags=re.M) if box[a] == "x[0:12]"]
+    assert into == ([("layers.0", "×48")] if collapse == "layer" else [(into[0][0], "×48")])  # 12 inputs x 4 neurons
+
+
+def test_a_batch_of_labelled_vectors_is_one_box_counted_per_example() -> None:
+    loss, rows = digit_like(12, batch=10)
+    shown = box_rows(draw_graph(loss, collapse="layer").source)
+    data = [x.data for row in rows for x in row]
+    assert shown["x[0:12] ×10"][:2] == ["12 inputs", f"data {min(data):.4f} … {max(data):.4f}"]
+
+
+def test_a_models_unlabelled_inputs_are_one_vector_and_two_inputs_stay_apart() -> None:
+    loss, _ = digit_like(12, batch=3, label=None)
+    assert "x[0:12] ×3" in box_rows(draw_graph(loss, collapse="layer").source)
+    assert {"x0 ×100", "x1 ×100"} <= set(titles(draw_graph(batch_loss(100, "hinge", True), collapse="layer").source))
+
+
+def test_a_grid_of_components_and_runs_with_gaps() -> None:
+    loss, _ = digit_like(12, label="img[{i}]")
+    assert "img[0:12]" in box_rows(draw_graph(loss, collapse="layer").source)
+    model = MLP(12, [4, 3], seed=0)
+
+    def drawn(labels: list[str]) -> set[str]:
+        loss = losses.cross_entropy(model([Value(0.1 * k, label=t) for k, t in enumerate(labels)]), 1)
+        return set(box_rows(draw_graph(loss, collapse="layer").source))
+
+    assert "img[0:3, 0:4]" in drawn([f"img[{k // 4}, {k % 4}]" for k in range(12)])
+    # a gap cuts the vector into runs; a run shorter than 5 (TensorBoard's series minimum) stays apart
+    assert {"x[0:6]", "x[7:13]"} <= drawn([f"x[{k if k < 6 else k + 1}]" for k in range(12)])
+    assert {"x[0]", "x[1]", "x[2]", "x[5:14]"} <= drawn([f"x[{k if k < 3 else k + 2}]" for k in range(12)])
+
+
+def test_a_component_used_outside_the_model_stays_its_own_box() -> None:
+    model = MLP(6, [3, 1], seed=0)
+    xs = [Value(0.1 * k, label=f"x[{k}]") for k in range(6)]
+    loss = (model(xs) - xs[5]) ** 2  # x[5] is also the target: it is not just one of the model's inputs
+    loss.backward()
+    shown = set(box_rows(draw_graph(loss, collapse="layer").source))
+    assert {"x[0:5]", "x[5]"} <= shown
+
+
+@needs_dot
+def test_the_digits_network_on_one_example_fits_a_notebook() -> None:
+    from microgradx.htmlview import natural_size
+
+    model = MLP(64, [32, 10], seed=0)
+    xs = [Value(float(v), label=f"x[{i}]") for i, v in enumerate(np.linspace(0.0, 1.0, 64))]
+    loss = losses.cross_entropy(model(xs), 3)
+    loss.backward()
+    graph = draw_graph(loss, collapse="layer")
+    width, _ = natural_size(graph.svg())
+    assert width < 800 and graph.shown_as() == "fit"  # was 9,950 px: 64 input boxes side by side
+    assert "x[0:64]" in box_rows(graph.source)
