@@ -31,7 +31,7 @@ from ._checks import whole_number
 from ._files import write_atomic
 from ._text import visible
 from .engine import Value, grad
-from .fold import Folding, fold
+from .fold import Folding, Part, fold
 from .htmlview import json_for_script, notebook_html, page, srcdoc
 from .ops import RuleError
 from .viz import Graph, fmt, html_text
@@ -101,8 +101,8 @@ def _check_rules(nodes: Sequence[Value]) -> None:
     for v in nodes:
         op = v._op
         if v._prev and (getattr(op, "derivative", None) is None or getattr(op, "backward", None) is not None):
-            name = v.label or f"the {getattr(op, 'name', op)} result"
-            raise RuleError(f"cannot animate {name}: its op {str(getattr(op, 'name', op))!r} was built by hand "
+            what = v.label or op_result(str(getattr(op, "name", op)))
+            raise RuleError(f"cannot animate {what}: its op {str(getattr(op, 'name', op))!r} was built by hand "
                             "(Value(data, children, op) with a _backward closure) and has no rule in the derivative "
                             "table, so its steps cannot be shown; make the op with microgradx.define_op(name, "
                             "forward, derivative)")
@@ -308,11 +308,12 @@ class _FullDrawing(_Drawing):
             inputs = [self.index[p] for p in node._prev]
             texts = {f"v{j}": (_grad_lines(walk.grads[j]), not walk.final(j)) for j in [i, *inputs]}
             flowing = [e for (tail, head), e in self.edge_id.items() if f"op{i}" in (tail, head)]
-            adds = "; ".join(f"grad({_name(p)}) += {fmt(g or 0.0)} × {fmt(d)} = {fmt((g or 0.0) * d)}"
-                             for p, d in zip(node._prev, partials))
+            name, *input_names = names([node, *node._prev])
+            adds = "; ".join(f"grad({n}) += {fmt(g or 0.0)} × {fmt(d)} = {fmt((g or 0.0) * d)}"
+                             for n, d in zip(input_names, partials))
             intro = "The output's gradient is 1 (d out / d out). " if k == 0 else ""
-            caption = (f"{intro}Step {k + 1} of {len(order)}: {_name(node)} has its full gradient {fmt(g or 0.0)} "
-                       f"and passes it back through {node._op.name} (gradient × local derivative): {adds}.")  # type: ignore[union-attr]
+            caption = (f"{intro}Step {k + 1} of {len(order)}: {_capital(name)} has its full gradient {fmt(g or 0.0)} "
+                       f"and passes it back through its op {node._op.name} (gradient × local derivative): {adds}.")  # type: ignore[union-attr]
             frames.append(Frame(f"v{i}", [f"v{j}" for j in inputs], flowing, texts, caption))
         return frames
 
@@ -349,12 +350,51 @@ class _FullDrawing(_Drawing):
         return graph
 
 
-def _name(v: Value) -> str:
+# What a caption calls the result of an op that has no label, by the op's name.
+_RESULTS = {"+": "the sum", "sum": "the sum", "*": "the product", "dot": "the dot product", "**": "the power",
+            "**2": "the square", "**-1": "the reciprocal"}
+
+
+def op_result(op: str) -> str:
+    """How captions and messages name the unlabelled result of the op ``op``, in words.
+
+    >>> [op_result(op) for op in ("+", "*", "**3", "tanh", "my op")]
+    ['the sum', 'the product', 'the power', "tanh's output", 'the my op node']
+    """
+    if op in _RESULTS:
+        return _RESULTS[op]
+    if op.startswith("**"):
+        return "the power"
+    return f"{op}'s output" if op.isidentifier() else f"the {op} node"
+
+
+def name(v: Value) -> str:
+    """A node as captions name it: its label, the result of its op in words, or the constant it is.
+
+    >>> from microgradx import Value
+    >>> x = Value(2.0, label="x")
+    >>> name(x), name(x * 3), name((x * 3).tanh()), name(Value(0.5))
+    ('x', 'the product', "tanh's output", 'the constant 0.5000')
+    """
     if v.label:
         return v.label
     if v._prev:
-        return f"the {v._op.name} result"  # type: ignore[union-attr]
+        return op_result(v._op.name)  # type: ignore[union-attr]
     return f"the constant {fmt(v.data)}"
+
+
+def names(values: Sequence[Value]) -> list[str]:
+    """The :func:`name` of each Value, with its data added where two different Values would read alike
+    (two unlabelled products in one caption: ``the product (data 6.0000)``, ``the product (data -1.0000)``)."""
+    plain = [name(v) for v in values]
+    return [f"{n} (data {fmt(v.data)})" if not v.label and any(other is not v and plain[j] == n
+                                                                 for j, other in enumerate(values)) else n
+            for v, n in zip(values, plain)]
+
+
+def _capital(text: str) -> str:
+    """The first letter made a capital, to start a sentence (a label is kept as written)."""
+    return text[0].upper() + text[1:] if text.startswith(("the ", "a ")) else text
 
 
 class _FoldedDrawing(_Drawing):
@@ -435,9 +475,9 @@ class _FoldedDrawing(_Drawing):
             flowing = [f"e{m}" for m, edge in enumerate(self.edges) if any(head == k for _, head in edge.pairs)]
             count = len(self.ops[k])
             what = f"its {count} nodes pass their gradients" if count > 1 else "it passes its gradient"
-            names = ", ".join(_part_name(parts[j]) for j in inputs) or "no other node"
-            caption = (f"Step {n + 1} of {len(order)}: {_part_name(parts[k])} has its full gradient, and {what} "
-                       f"back (gradient × local derivative) to {names}.")
+            receivers = _listed([_part_name(parts[j]) for j in inputs]) or "no other node"
+            caption = (f"Step {n + 1} of {len(order)}: {_capital(_part_name(parts[k]))} has its full gradient, and "
+                       f"{what} back (gradient × local derivative) to {receivers}.")
             if n == 0:
                 caption = "The output's gradient is 1 (d out / d out). " + caption
             texts = {f"p{j}": self._lines(j, walk) for j in sorted(touched)}
@@ -467,8 +507,24 @@ class _FoldedDrawing(_Drawing):
         return graph
 
 
-def _part_name(part: Any) -> str:
-    return viz.part_title(part, part.name) or "a leaf"
+def _part_name(part: Part) -> str:
+    """A folded node as captions name it: a neuron's, layer's or input's name (``layers.0``, ``x0 ×100``),
+    else the box by its title (``the relu ×100 box``, ``the + box``)."""
+    title = viz.part_title(part, part.name)
+    if part.kind in ("op", "leaf") and not part.name:
+        return f"the {title} box" if title else "an unlabelled leaf"
+    return title
+
+
+def _listed(items: list[str], most: int = 5) -> str:
+    """``a``, ``a and b``, ``a, b and c``; beyond ``most`` items, the first two, the last and the count.
+
+    >>> _listed(["x0", "x1"]), _listed([f"n{i}" for i in range(9)])
+    ('x0 and x1', '9 boxes: n0, n1, …, n8')
+    """
+    if len(items) > most:
+        return f"{len(items)} boxes: {items[0]}, {items[1]}, …, {items[-1]}"
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
 
 
 def _blank_graph(rankdir: str) -> Graph:

@@ -28,11 +28,12 @@ import itertools
 import json
 import re
 
-__all__ = ["PAGE_TEXT_PX", "natural_size", "notebook_html", "page", "svg_inline"]
+__all__ = ["FRAMED_TEXT_PX", "PAGE_TEXT_PX", "natural_size", "notebook_html", "page", "svg_inline"]
 
 INK, PAPER = "#111827", "#ffffff"  # text and background: light in every theme, as a printed figure
 PT_TO_PX = 4 / 3  # Graphviz measures in points (1/72 in), CSS pixels are 1/96 in
 PAGE_TEXT_PX = 13  # the text height the pages zoom to, at least, when they show a node (12 px is the floor)
+FRAMED_TEXT_PX = 12  # a node is framed with the nodes it acts on when their text stays this high
 _ids = itertools.count()
 
 
@@ -129,8 +130,11 @@ def page(svg: str, *, title: str, header: str = "", style: str = "", script: str
     """A standalone page: ``header`` (HTML) above the drawing, which fills the rest of the window.
 
     The drawing pans and zooms; ``script`` runs after the pan-and-zoom object ``view`` exists
-    (``view.fit()``, ``view.show(element)``: bring an element of the drawing into view with its
-    text at least :data:`PAGE_TEXT_PX` pixels high, ``view.scale()``: pixels per point). ``style``
+    (``view.fit()``; ``view.show(focus, context, ms)``: bring the elements ``focus`` into view with
+    the elements ``context`` (an animation's active node and the nodes receiving its gradient),
+    framed together when their text stays at least :data:`FRAMED_TEXT_PX` pixels high, else with
+    the focus's text at least :data:`PAGE_TEXT_PX` pixels high and the view slid toward the
+    context as far as keeps the focus on screen; ``view.scale()``: pixels per point). ``style``
     adds CSS. Every text in ``title`` is escaped; ``header``, ``style`` and ``script`` are the
     caller's markup. Nothing is loaded from the network.
     """
@@ -140,7 +144,7 @@ def page(svg: str, *, title: str, header: str = "", style: str = "", script: str
         "style": style,
         "svg": svg_inline(svg),
         "hint": html.escape(hint, quote=False),
-        "panzoom": _PANZOOM.replace("PAGE_TEXT_PX", str(PAGE_TEXT_PX)),
+        "panzoom": _PANZOOM.replace("PAGE_TEXT_PX", str(PAGE_TEXT_PX)).replace("FRAMED_TEXT_PX", str(FRAMED_TEXT_PX)),
         "script": script,
     }
     # One pass with a function: text put in (labels in the SVG) is never scanned for {{...}} again.
@@ -201,7 +205,8 @@ _PANZOOM = r"""var view = (function () {
   var stage = document.getElementById("stage"), svg = stage.querySelector("svg");
   var box = svg.viewBox.baseVal, whole = { x: box.x, y: box.y, w: box.width, h: box.height };
   var textUnits = 14;  // the drawing's font size in points: the text height at scale 1 is 14 px
-  var minText = PAGE_TEXT_PX, state = { cx: whole.x + whole.w / 2, cy: whole.y + whole.h / 2, s: 1 };
+  var minText = PAGE_TEXT_PX, minFramed = FRAMED_TEXT_PX;
+  var state = { cx: whole.x + whole.w / 2, cy: whole.y + whole.h / 2, s: 1 };
   var embedded = window.self !== window.top, animation = null;
   var placed = null;  // the last placement made for the reader (fit, show): redone when the window resizes
   svg.removeAttribute("width"); svg.removeAttribute("height");
@@ -259,17 +264,28 @@ _PANZOOM = r"""var view = (function () {
     return b.x >= state.cx - w / 2 && b.x + b.w <= state.cx + w / 2 &&
            b.y >= state.cy - h / 2 && b.y + b.h <= state.cy + h / 2;
   }
-  // Bring `focus` into view with its text readable, and as much of `context` as fits around it.
+  function framed() { return minFramed / textUnits; }
+  // The centre along one axis nearest `want` that keeps [lo, lo + len] on a screen `span` long (with a margin).
+  function slide(lo, len, want, span) {
+    var least = lo + len + span * 0.03 - span / 2, most = lo - span * 0.03 + span / 2;
+    return least > most ? lo + len / 2 : Math.max(least, Math.min(most, want));
+  }
+  // Bring `focus` into view with `context` (the nodes it acts on): both framed together when their text
+  // stays at least minFramed px high; else the focus readable, the view slid as far toward the context as
+  // keeps the focus on screen.
   function show(focus, context, ms) {
-    var need = readable();
     placed = function () { show(focus, context, 0); };
-    if (fitScale(whole.w, whole.h) >= need) { fit(ms); return; }  // it all fits, readably: no need to move
-    var f = bounds(focus);
-    if (state.s >= need && visible(f)) { return; }  // already in view and readable: leave the reader's view
-    var c = context && context.length ? bounds(focus.concat(context)) : f;
-    var s = Math.max(need, Math.min(state.s, fitScale(c.w, c.h)));
-    if (s > fitScale(c.w, c.h)) { c = f; }  // the context does not fit at a readable size: the focus alone
-    go({ cx: c.x + c.w / 2, cy: c.y + c.h / 2, s: Math.max(s, need) }, ms);
+    if (fitScale(whole.w, whole.h) >= readable()) { fit(ms); return; }  // it all fits, readably: no need to move
+    var f = bounds(focus), c = context && context.length ? bounds(context) : f;
+    var both = context && context.length ? bounds(focus.concat(context)) : f, together = fitScale(both.w, both.h);
+    if (together >= framed()) {
+      if (state.s >= framed() && visible(both)) { return; }  // already in view and readable: leave the reader's view
+      var s = Math.min(Math.max(state.s, framed()), together);
+      go({ cx: both.x + both.w / 2, cy: both.y + both.h / 2, s: s }, ms);
+      return;
+    }
+    var z = size(), k = Math.max(readable(), Math.min(state.s, fitScale(f.w, f.h)));
+    go({ cx: slide(f.x, f.w, c.x + c.w / 2, z.w / k), cy: slide(f.y, f.h, c.y + c.h / 2, z.h / k), s: k }, ms);
   }
   // Dragging pans, the wheel zooms (in a notebook, with Ctrl or Cmd held, so the page still scrolls).
   var drag = null;

@@ -561,20 +561,26 @@ def layout_folded(graph: graphviz.Digraph, folding: Folding, boxes: dict[str, li
         if k not in in_box:
             add(graph, k, part.name)
     clusters = {}
+    sideways = graph.graph_attr.get("rankdir", "TB") in ("LR", "RL")
     for j, (layer, members) in enumerate(boxes.items()):
         clusters[layer] = f"cluster_{j}"
         with graph.subgraph(name=f"cluster_{j}") as box:
             box.attr(label=f"<<B>{html_text(layer)}</B>>", labeljust="l", style="rounded,filled",
                      fillcolor="#f3f4f6", color="#9ca3af", fontname=FONT)
-            with box.subgraph() as row:  # side by side, in order: invisible edges within a rank keep it
-                row.attr(rank="same")
-                for k in members:
-                    add(row, k, folding.parts[k].name[len(layer) + 1:])
-                # A flat edge puts its tail first across the page, which with ranks running sideways is
-                # bottom to top: chain them backwards there, so neuron 0 is on top.
-                chain = members if graph.graph_attr.get("rankdir", "TB") in ("TB", "BT") else members[::-1]
-                for a, b in itertools.pairwise(chain):
-                    row.edge(f"p{a}", f"p{b}", style="invis")
+            rows = grid_rows(members)
+            for members_of_row in rows:
+                with box.subgraph() as row:  # side by side, in order: invisible edges within a rank keep it
+                    row.attr(rank="same")
+                    for k in members_of_row:
+                        add(row, k, folding.parts[k].name[len(layer) + 1:])
+                    # A flat edge puts its tail first across the page, which with ranks running sideways is
+                    # bottom to top: chain them backwards there, so neuron 0 is on top.
+                    chain = members_of_row[::-1] if sideways else members_of_row
+                    for a, b in itertools.pairwise(chain):
+                        row.edge(f"p{a}", f"p{b}", style="invis")
+            for above, below in itertools.pairwise(rows):  # each row one rank after the last, columns aligned
+                for a, b in zip(above, below):
+                    box.edge(f"p{a}", f"p{b}", style="invis", weight="10")
     if boxes:
         graph.attr(compound="true")  # edges may end at a layer box's border
     edges = bundled_edges(folding.edges, boxes)
@@ -603,13 +609,31 @@ class DrawnEdge(NamedTuple):
     pairs: tuple[tuple[int, int], ...]
 
 
+GRID_COLUMNS = (4, 8)  # a layer's neurons: 4 to a row up to 16 of them, then about a square, at most 8 to a row
+
+
+def grid_rows(members: list[int]) -> list[list[int]]:
+    """A layer box's neurons in rows, in order: a layer of 16 neurons is four rows of four, so the
+    drawing stays about as wide as a screen (16 side by side are 3,000 px wide) and reads like text.
+
+    >>> [len(row) for row in grid_rows(list(range(16)))], [len(row) for row in grid_rows(list(range(3)))]
+    ([4, 4, 4, 4], [3])
+    >>> [len(row) for row in grid_rows(list(range(40)))]
+    [7, 7, 7, 7, 7, 5]
+    """
+    least, most = GRID_COLUMNS
+    columns = min(max(least, math.ceil(math.sqrt(len(members)))), most)
+    return [members[i : i + columns] for i in range(0, len(members), columns)]
+
+
 def bundled_edges(edges: dict[tuple[int, int], int], boxes: dict[str, list[int]]) -> list[DrawnEdge]:
     """The edges to draw between parts, bundled along layer boxes, as TensorBoard bundles edges
     along clusters: a dense layer is one line from box to box, not a mesh of 256.
 
     ``boxes`` maps a box's name to its parts. All the edges between two units (a box, or a part
     outside every box) become one when they connect every part of the one to every part of the
-    other; it runs between middle members and is clipped at the boxes' borders.
+    other; it runs from the middle of a box's last row (:func:`grid_rows`) to the middle of the
+    other's first row, and is clipped at the boxes' borders.
 
     >>> [(e.tail, e.head, e.uses, e.to_box) for e in bundled_edges({(0, 1): 100, (0, 2): 100, (3, 4): 1},
     ...                                                              {"layers.0": [1, 2]})]
@@ -625,7 +649,8 @@ def bundled_edges(edges: dict[tuple[int, int], int], boxes: dict[str, list[int]]
         tails, heads = boxes.get(tail_unit, [group[0][0][0]]), boxes.get(head_unit, [group[0][0][1]])
         complete = len(group) == len(tails) * len(heads)  # every part of the one to every part of the other
         if tail_unit != head_unit and complete and (tail_unit in boxes or head_unit in boxes):
-            drawn.append(DrawnEdge(tails[len(tails) // 2], heads[len(heads) // 2], sum(count for _, count in group),
+            last, first = grid_rows(tails)[-1], grid_rows(heads)[0]  # leave from the last row, enter at the first
+            drawn.append(DrawnEdge(last[len(last) // 2], first[len(first) // 2], sum(count for _, count in group),
                                    tail_unit if tail_unit in boxes else "", head_unit if head_unit in boxes else "",
                                    tuple(pair for pair, _ in group)))
         else:

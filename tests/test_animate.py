@@ -293,6 +293,44 @@ def test_a_model_steps_neuron_by_neuron_or_layer_by_layer(collapse: str) -> None
 
 
 @needs_dot
+def test_captions_name_unlabelled_nodes_in_words() -> None:
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(0.5, label="b")
+    c = Value(4.0)
+    y = ((x * w + b) * 2.0 + c * x).tanh()  # no label but the leaves'
+    captions = [frame["caption"] for frame in data_of(animate_backward(y).html)["frames"]]
+    assert not any("result" in caption for caption in captions)
+    assert "Step 1 of 6: tanh's output has its full gradient 1.0000 and passes it back through its op tanh" \
+        in captions[0]
+    assert "grad(the sum) += " in captions[0]
+    # two different unlabelled products feed the sum: each is told apart by its data
+    assert "grad(the product (data -11.0000)) += " in captions[1]
+    assert "grad(the product (data 8.0000)) += " in captions[1]
+    assert captions[2].startswith("Step 3 of 6: The product has its full gradient")
+    assert "grad(the constant 4.0000) += " in captions[2] and "grad(x) += " in captions[2]
+    assert any("The sum has its full gradient" in caption and "grad(b) += " in caption for caption in captions)
+
+
+@needs_dot
+def test_folded_captions_name_boxes_and_shorten_long_lists() -> None:
+    loss, _ = mlp_loss(batch=5)
+    loss = loss + 1e-4 * F.sum([p * p for p in _parameters(loss)])
+    neuron_captions = [f["caption"] for f in data_of(animate_backward(loss, collapse="neuron").html)["frames"]]
+    assert neuron_captions[0].startswith("The output's gradient is 1 (d out / d out). Step 1 of ")
+    assert ": The + box has its full gradient" in neuron_captions[0]
+    assert any(c.endswith("back (gradient × local derivative) to x0 ×5 and x1 ×5.") for c in neuron_captions)
+    # the penalty reaches all 9 neurons: the first two, the last and the count, not a list of nine
+    assert any("to 9 boxes: layers.0.neurons.0, layers.0.neurons.1, …, layers.2.neurons.0." in c
+               for c in neuron_captions)
+    layer_captions = [f["caption"] for f in data_of(animate_backward(loss, collapse="layer").html)["frames"]]
+    assert any("to layers.0, layers.1 and layers.2." in c for c in layer_captions)
+
+
+def _parameters(root: Value) -> list[Value]:
+    nodes, _ = trace(root)
+    return [v for v in nodes if v.label.startswith("layers.")]
+
+
+@needs_dot
 def test_the_title_names_the_output_when_it_has_no_label() -> None:
     x = Value(0.5, label="x")
     assert "<title>Backward pass of the output</title>" in animate_backward(x * 2).html
@@ -420,6 +458,7 @@ def test_the_page_follows_the_active_node_and_pans_and_zooms_by_hand(browser: An
         assert active["inside"] and active["height"] >= 12, active
         page.keyboard.press("ArrowRight")
     # by hand: drag pans, the wheel zooms about the pointer, + zooms in, 0 fits everything in
+    page.wait_for_timeout(340)  # the last step's move has ended
     before = view_box(page)
     page.mouse.move(640, 500)
     page.mouse.down()
@@ -439,6 +478,60 @@ def test_the_page_follows_the_active_node_and_pans_and_zooms_by_hand(browser: An
               drawing.bottom <= stage.bottom];
     }""")
     assert fitted == [True] * 4
+    watched.close()
+
+
+FRAMING = """() => {
+  const stage = document.getElementById("stage").getBoundingClientRect();
+  const current = document.querySelector("#stage g.node.value.current");
+  const receivers = Array.from(document.querySelectorAll("#stage g.node.value.receiving"));
+  const rect = el => el.getBoundingClientRect();
+  const inside = r => r.left >= stage.left - 1 && r.right <= stage.right + 1 && r.top >= stage.top - 1
+                      && r.bottom <= stage.bottom + 1;
+  const union = rs => {
+    const left = Math.min(...rs.map(r => r.left)), top = Math.min(...rs.map(r => r.top));
+    const right = Math.max(...rs.map(r => r.right)), bottom = Math.max(...rs.map(r => r.bottom));
+    return { width: right - left, height: bottom - top, x: (left + right) / 2, y: (top + bottom) / 2 };
+  };
+  const a = rect(current), r = union(receivers.map(rect)), both = union([a, ...receivers.map(rect)]);
+  const text = Math.min(...Array.from(current.querySelectorAll("text"), t => t.getBoundingClientRect().height));
+  return {
+    text, active: inside(a), all: receivers.every(g => inside(rect(g))), receivers: receivers.length,
+    // the text height if the node and its receivers were scaled to just fit the stage together
+    framedText: text * Math.min(stage.width / both.width, stage.height / both.height),
+    // how far the receivers are from the middle of the stage, and from the active node
+    fromMiddle: Math.hypot(r.x - (stage.left + stage.width / 2), r.y - (stage.top + stage.height / 2)),
+    fromActive: Math.hypot(r.x - (a.left + a.width / 2), r.y - (a.top + a.height / 2)),
+  };
+}"""
+
+
+@needs_dot
+@pytest.mark.browser
+def test_the_page_frames_the_active_node_with_its_receivers_or_pans_toward_them(browser: Any, tmp_path: Path) -> None:
+    from microgradx import losses
+    from microgradx.data import make_moons
+    from microgradx.nn import MLP
+
+    X, labels = make_moons(100, noise=0.1, seed=0)  # the README's batch: 42 steps neuron by neuron
+    model = MLP(2, [16, 16, 1], seed=0)
+    loss = losses.hinge([model(x) for x in X], 2 * labels - 1) + 1e-4 * losses.l2(model.parameters())
+    animation = animate_backward(loss, tmp_path / "moons.html", collapse="neuron")
+    watched = Watched(browser, (tmp_path / "moons.html").as_uri())
+    page = watched.page
+    framed = panned = 0
+    for step in range(animation.frames):
+        page.wait_for_timeout(340)  # the move to the step takes 300 ms
+        seen = page.evaluate(FRAMING)
+        assert seen["active"] and seen["text"] >= 12, (step + 1, seen)  # always: the active node, readable
+        if seen["framedText"] >= 12 * 1.25:  # they fit together with room to spare: all of them in view
+            assert seen["all"], (step + 1, seen)
+            framed += 1
+        elif seen["framedText"] < 12:  # they cannot all be read at once: the view leans toward the receivers
+            assert seen["fromMiddle"] < 0.8 * seen["fromActive"], (step + 1, seen)
+            panned += 1
+        page.keyboard.press("ArrowRight")
+    assert framed >= 10 and panned >= 3, (framed, panned)  # both happen here (step 1 frames, step 3's 33 cannot)
     watched.close()
 
 

@@ -213,7 +213,7 @@ def test_natural_key_orders_numbers_by_value() -> None:
 
 @needs_dot
 @pytest.mark.parametrize("rankdir", ["TB", "LR", "BT", "RL"])
-def test_neurons_are_drawn_in_numeric_order(rankdir: str) -> None:
+def test_neurons_are_drawn_in_numeric_order_four_to_a_row(rankdir: str) -> None:
     model = MLP(2, [12, 1], seed=0)
     loss = (model([0.5, -1.0]) - 1.0) ** 2
     loss.backward()
@@ -226,10 +226,19 @@ def test_neurons_are_drawn_in_numeric_order(rankdir: str) -> None:
     for g in root.iter(f"{SVG}g"):
         title, text = g.find(f"{SVG}title"), g.find(f"{SVG}text")
         if title is not None and text is not None:
-            position[title.text] = float(text.get("x" if rankdir in ("TB", "BT") else "y"))  # type: ignore[arg-type]
+            position[title.text] = (float(text.get("x")), float(text.get("y")))  # type: ignore[arg-type]
+    sideways = rankdir in ("LR", "RL")
+    flow = -1 if rankdir in ("BT", "RL") else 1  # rows follow the flow of the graph: the first row meets the inputs
     placed = [position[name] for name, _ in sorted(names, key=lambda pair: int(pair[1]))]
-    # left to right (top to bottom when the layers run sideways): 0, 1, 2, ..., 10, 11
-    assert len(placed) == 12 and placed == sorted(placed)
+    across = [p[1] if sideways else p[0] for p in placed]  # along a row: left to right, or top to bottom
+    along = [flow * (p[0] if sideways else p[1]) for p in placed]  # from row to row
+    # read like text, in rows of four: 0 1 2 3 / 4 5 6 7 / 8 9 10 11 (rows as columns when the layers run sideways)
+    assert len(placed) == 12
+    rows = [along[4 * row : 4 * row + 4] for row in range(3)]
+    for row in range(3):
+        assert across[4 * row : 4 * row + 4] == sorted(across[4 * row : 4 * row + 4])
+    assert max(rows[0]) + 20 < min(rows[1]) and max(rows[1]) + 20 < min(rows[2])  # one row after the other
+    assert all(abs(a - b) < 20 for a, b in zip(across[:4], across[4:8]))  # the columns line up
 
 
 # -- the components of one vector: one box, as TensorBoard groups a numbered series ---------------------

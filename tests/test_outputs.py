@@ -65,7 +65,7 @@ def test_a_neuron_fits_the_output_and_survives_an_untrusted_notebook() -> None:
 
 @needs_dot
 def test_a_graph_too_wide_to_read_scaled_gets_a_pan_and_zoom_view() -> None:
-    graph = draw_graph(moons_loss(), collapse="neuron", heatmap=True)
+    graph = draw_graph(moons_loss(), collapse="neuron", heatmap=True, rankdir="LR")  # the loss's ops side by side
     assert natural_size(graph.svg())[0] > 2000 and graph.shown_as() == "interactive"
     bundle = graph._repr_mimebundle_()
     html = bundle["text/html"]
@@ -81,10 +81,13 @@ def test_a_graph_too_wide_to_read_scaled_gets_a_pan_and_zoom_view() -> None:
 
 
 @needs_dot
-def test_the_layer_view_of_the_moons_batch_fits_a_notebook_readably() -> None:
-    graph = draw_graph(moons_loss(), collapse="layer", heatmap=True)
+@pytest.mark.parametrize("collapse", ["layer", "neuron"])
+def test_the_moons_batch_fits_a_notebook_readably(collapse: str) -> None:
+    graph = draw_graph(moons_loss(), collapse=collapse, heatmap=True)
     width, _ = natural_size(graph.svg())
     assert graph.shown_as() == "fit" and width <= 2000  # scaled to a ~1000 px output, its text is at least half size
+    if collapse == "neuron":  # 16 neurons a layer, four to a row: about a screen wide (side by side: 4,772 px)
+        assert width < 1400
 
 
 def test_views_are_checked() -> None:
@@ -247,7 +250,7 @@ def test_the_pan_and_zoom_page_of_a_large_graph(browser: Any, tmp_path: Path) ->
 @needs_dot
 @pytest.mark.browser
 def test_in_a_trusted_notebook_the_still_gives_way_to_the_interactive_view(browser: Any, tmp_path: Path) -> None:
-    for output in (draw_graph(moons_loss(), collapse="neuron")._repr_mimebundle_()["text/html"],
+    for output in (draw_graph(moons_loss(), collapse="neuron", rankdir="LR")._repr_mimebundle_()["text/html"],
                    animate_backward(readme_neuron())._repr_html_()):
         page = show_in_dark_notebook(browser, output, tmp_path, "trusted")
         assert page.evaluate("() => document.querySelectorAll('#out img').length") == 0  # the still is gone
