@@ -9,9 +9,15 @@ learning rate falls from 1.0 to 0.1 over 100 steps, then writes into the output 
 - ``history.csv``: loss and accuracy per step;
 - ``decision_boundary.png`` and ``training.png``: the learned regions and the training curves
   (needs matplotlib, the ``plot`` extra);
+- ``batch.svg``: the first training step's graph, the whole batch of 100 folded into one picture
+  with a box per layer, coloured by |grad| (the README's ``draw_graph(loss, collapse="layer",
+  heatmap=True)``), and ``grad_flow.png``: the same step's mean and largest |grad| per layer
+  (``plot_grad_flow``, needs matplotlib);
 - ``neuron.svg``: the computation graph of one neuron on one input, coloured by gradient;
-- ``mlp.svg``: the whole network on one input, each neuron drawn as one node;
+- ``mlp.svg``: the trained network on one input, each neuron drawn as one node, coloured by gradient;
 - ``backprop.html``: the backward pass of a small expression, one frame per step.
+
+Every picture fits a 1280-pixel-wide screen with its text at least 12 px high.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from .train import History, fit
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from .viz import Graph
+
 
 def run_demo(out: str | Path, seed: int = 0, steps: int = 100, progress: bool = True) -> Path:
     """Train the two-moons MLP and write its weights, curves, plots and graphs into ``out``.
@@ -44,6 +52,7 @@ def run_demo(out: str | Path, seed: int = 0, steps: int = 100, progress: bool = 
     X, labels = make_moons(100, noise=0.1, seed=seed)
     y = 2 * labels - 1  # the hinge loss wants -1 / +1
     model = MLP(2, [16, 16, 1], seed=seed)
+    first_step = _first_step(model, X, y, out)  # drawn before training: step 1's gradients
     optimizer = SGD(model.parameters(), lr=1.0)
     schedule = LinearLR(optimizer, start_factor=1.0, end_factor=0.1, total_iters=steps)
     history = fit(model, X, y, loss="hinge", l2=1e-4, optimizer=optimizer, schedule=schedule,
@@ -51,6 +60,7 @@ def run_demo(out: str | Path, seed: int = 0, steps: int = 100, progress: bool = 
     save(model, out / "model.json")
     written = [out / "model.json", _write_history(history, out / "history.csv")]
     written += _plots(model, X, labels, history, out)
+    written += first_step
     written += _graphs(model, X, out)
     print(f"trained MLP(2, [16, 16, 1]) on two moons: {history}")
     for path in written:
@@ -118,6 +128,42 @@ def _save_png(fig: Figure, path: Path, **options: Any) -> Path:
     return write_atomic(path, png.getvalue(), who="demo")
 
 
+SCREEN_PX = 1280  # the pictures' widest: a laptop screen (CSS pixels)
+
+
+def _fit_screen(graph: Graph) -> Graph:
+    """Scale a drawing wider than the screen down to its width, with Graphviz's own ``size`` (inches,
+    72 points each; a CSS pixel is 3/4 of a point); narrower drawings keep their size. The smallest
+    text, op names and edge labels of 11 pt (14.7 px at natural size), stays at least 12 px high for
+    drawings up to 1,565 px wide (the demo's widest, one neuron, is 1,476 px)."""
+    graph.graph_attr["size"] = f"{SCREEN_PX * 0.75 / 72:.3f},1000"
+    return graph
+
+
+def _first_step(model: MLP, X: np.ndarray, y: np.ndarray, out: Path) -> list[Path]:
+    """The README's picture of a model on a batch: the first training step's loss (hinge + 1e-4 L2,
+    as ``fit`` computes it) on all 100 points, folded by layer and coloured by |grad|, and its
+    gradient flow per layer. Leaves the gradients at zero, for training."""
+    from . import viz
+    from .losses import hinge, l2
+
+    loss = hinge([_output(model, [Value(float(v)) for v in x]) for x in X], y) + 1e-4 * l2(model.parameters())
+    loss.label = "loss"
+    model.zero_grad()
+    loss.backward()
+    written = [Path(viz.save(_fit_screen(viz.draw_graph(loss, collapse="layer", heatmap=True)), out / "batch.svg"))]
+    try:
+        from .plots import plot_grad_flow
+        flow = plot_grad_flow(model)
+    except ImportError:  # _plots says so
+        pass
+    else:
+        flow.ax.set_title("Gradient flow at the first training step")
+        written.append(_save_png(flow.figure, out / "grad_flow.png"))
+    model.zero_grad()
+    return written
+
+
 def _graphs(model: MLP, X: np.ndarray, out: Path) -> list[Path]:
     """Draw one neuron, the whole network (collapsed by neuron) and a backward-pass animation."""
     from . import viz
@@ -128,12 +174,12 @@ def _graphs(model: MLP, X: np.ndarray, out: Path) -> list[Path]:
     score = neuron(point)
     model.zero_grad()
     score.backward()
-    neuron_svg = viz.save(viz.draw_graph(score, heatmap=True), out / "neuron.svg")
+    neuron_svg = viz.save(_fit_screen(viz.draw_graph(score, heatmap=True)), out / "neuron.svg")
 
     output = _output(model, point)
     model.zero_grad()
     output.backward()
-    mlp_svg = viz.save(viz.draw_graph(output, collapse="neuron"), out / "mlp.svg")
+    mlp_svg = viz.save(_fit_screen(viz.draw_graph(output, collapse="neuron", heatmap=True)), out / "mlp.svg")
 
     x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.88, label="b")
     y: Any = (x * w + b).tanh()
