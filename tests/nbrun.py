@@ -84,10 +84,24 @@ def execute(path: Path) -> tuple[NotebookNode, float]:
     return nb, time.perf_counter() - start
 
 
+def kernelspec() -> dict[str, str]:
+    """The notebook's ``kernelspec`` as JupyterLab writes it when it opens the notebook: the name we run
+    it with and the display name and language of ipykernel's own kernel.json ("Python 3 (ipykernel)").
+    Anything else, and JupyterLab marks the notebook modified the moment it is opened."""
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    return {"display_name": spec["display_name"], "language": spec["language"], "name": "python3"}
+
+
 def save(nb: NotebookNode, path: Path) -> None:
+    """Write an executed notebook with the metadata JupyterLab would write: the kernelspec (see
+    :func:`kernelspec`) and ``language_info`` as the kernel reported it when it ran (nbclient keeps
+    the kernel's reply, Python's version included), so opening it changes nothing."""
     nb.metadata.pop("widgets", None)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata.get("language_info", {}).pop("version", None)  # the Python of whoever ran it last
+    nb.metadata["kernelspec"] = kernelspec()
+    if "version" not in nb.metadata.get("language_info", {}):
+        raise ValueError(f"{path.name}: no language_info from the kernel; save a notebook that execute() ran")
     nbformat.validate(nb)
     tmp = path.with_suffix(".ipynb.tmp")
     tmp.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")

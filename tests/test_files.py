@@ -153,7 +153,8 @@ def test_every_file_the_demo_and_the_cli_write_is_moved_into_place_whole(tmp_pat
     events = [line.split() for line in result.stdout.splitlines() if line.startswith(("opened", "renamed"))]
     written = sorted(p.name for p in tmp_path.iterdir())
     assert {"model.json", "history.csv", "decision_boundary.png", "training.png", "batch.svg", "grad_flow.png",
-            "neuron.svg", "mlp.svg", "backprop.html", "draw.svg", "draw.png", "draw.pdf", "draw.dot", "draw.html"} == set(written)
+            "neuron.svg", "mlp.svg", "backprop.html", "draw.svg", "draw.png", "draw.pdf", "draw.dot",
+            "draw.html"} == set(written)
     opened = [e[1] for e in events if e[0] == "opened"]
     assert not set(opened) & set(written), "a file was written in place, not moved there whole"
     renamed = {e[2]: e[1] for e in events if e[0] == "renamed"}

@@ -108,7 +108,23 @@ def test_each_notebook_asserts_its_claims_and_ends_with_exercises(path: Path) ->
     last = nb.cells[-1]
     assert last.cell_type == "markdown" and last.source.startswith("## Exercises")
     assert 2 <= len(re.findall(r"^\d\. ", last.source, re.M)) <= 3
-    assert nb.metadata.kernelspec.name == "python3" and "version" not in nb.metadata.get("language_info", {})
+
+
+
+@pytest.mark.parametrize("path", PATHS, ids=ids(PATHS))
+def test_each_notebook_carries_the_metadata_jupyterlab_writes(path: Path) -> None:
+    # JupyterLab sets the kernelspec from the kernel's kernel.json and language_info from the kernel's
+    # reply when it opens a notebook: anything else marks the notebook modified before the reader types.
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import get_kernel_dict
+
+    nb = nbformat.read(path, as_version=4)
+    spec = get_kernel_dict()
+    assert nb.metadata.kernelspec == {"display_name": spec["display_name"], "language": spec["language"],
+                                      "name": "python3"}
+    info = dict(nb.metadata.language_info)
+    assert re.fullmatch(r"3\.\d+\.\d+", info.pop("version"))  # the Python that ran it
+    assert info == {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}
 
 
 def test_drift_names_the_cell_and_masks_timings_and_addresses() -> None:
