@@ -7,7 +7,9 @@ gradient. :func:`animate_backward` draws the graph once and records, for each st
 the node passing its gradient back (highlighted), its inputs (marked) and their gradients (``?``
 until reached, italic while a partial sum). The page replays those changes on the one drawing, so
 its size grows with nodes + steps, not nodes x steps. It follows the active node, panning and
-zooming so that its text stays readable, and the reader can pan and zoom by hand. With
+zooming so that its text stays readable: framed with its inputs when their text can stay at least
+12 px high, else slid toward them, with a button at the window's edge pointing to those out of
+view. The reader can pan and zoom by hand. With
 ``collapse="neuron"`` or ``"layer"`` a whole model steps neuron by neuron or layer by layer, on the
 folded drawing of :func:`microgradx.viz.draw_graph`. The page needs no network: its SVG, style
 and script are inline. In Jupyter the returned :class:`Animation` shows itself.
@@ -595,7 +597,10 @@ _STYLE = """  #controls { display: flex; gap: .4em; align-items: center; flex-wr
   #stage g.edge > path { stroke: #9ca3af; stroke-width: 1; }
   #stage g.edge > polygon { fill: #9ca3af; stroke: #9ca3af; }
   #stage g.edge.flow > path { stroke: FLOW; stroke-width: 2.5; }
-  #stage g.edge.flow > polygon { fill: FLOW; stroke: FLOW; }"""
+  #stage g.edge.flow > polygon { fill: FLOW; stroke: FLOW; }
+  #elsewhere { position: absolute; transform: translate(-50%, -50%); background: RECEIVING; border-color: FLOW;
+               white-space: nowrap; box-shadow: 0 1px 3px rgba(0, 0, 0, .25); }
+  #elsewhere:hover { background: CURRENT; }"""
 
 _PLAYER = r"""(function () {
   var frames = DATA.frames, units = {};
@@ -639,7 +644,40 @@ _PLAYER = r"""(function () {
     caption.textContent = frame.caption;
     var focus = [units[frame.node].g].concat(units[frame.node].op ? [units[frame.node].op] : []);
     view.show(focus, frame.inputs.map(function (id) { return units[id].g; }), ms);
+    point();
   }
+  // Where the view cannot show them too, a button at the stage's edge points toward the nodes receiving
+  // the gradient, and takes the view there.
+  var stage = document.getElementById("stage"), elsewhere = document.createElement("button");
+  var ARROWS = ["\u2192", "\u2198", "\u2193", "\u2199", "\u2190", "\u2196", "\u2191", "\u2197"];
+  elsewhere.id = "elsewhere";
+  elsewhere.hidden = true;
+  stage.appendChild(elsewhere);
+  function receivers() { return frames[current].inputs.map(function (id) { return units[id].g; }); }
+  function point() {
+    var box = stage.getBoundingClientRect(), x = 0, y = 0;
+    var away = receivers().map(function (g) { return g.getBoundingClientRect(); }).filter(function (r) {
+      return r.right < box.left || r.left > box.right || r.bottom < box.top || r.top > box.bottom;
+    });
+    elsewhere.hidden = away.length === 0;
+    if (!away.length) { return; }
+    away.forEach(function (r) {  // their centre
+      x += (r.left + r.right) / 2 / away.length;
+      y += (r.top + r.bottom) / 2 / away.length;
+    });
+    var angle = Math.atan2(y - box.top - box.height / 2, x - box.left - box.width / 2);
+    var all = frames[current].inputs.length;
+    elsewhere.textContent = ARROWS[(Math.round(angle / (Math.PI / 4)) + 8) % 8] + " " +
+      (away.length === all ? (all === 1 ? "its input" : "its " + all + " inputs") : away.length + " of its inputs");
+    elsewhere.title = "bring them into view";
+    var w = elsewhere.offsetWidth / 2 + 8, h = elsewhere.offsetHeight / 2 + 8;  // inside the stage, all of it
+    var reach = Math.min(Math.abs((box.width / 2 - w) / (Math.cos(angle) || 1e-9)),
+                         Math.abs((box.height / 2 - h) / (Math.sin(angle) || 1e-9)));
+    elsewhere.style.left = (box.width / 2 + reach * Math.cos(angle)) + "px";
+    elsewhere.style.top = (box.height / 2 + reach * Math.sin(angle)) + "px";
+  }
+  view.onchange(point);
+  elsewhere.addEventListener("click", function () { pause(); view.show(receivers(), [], 300); });
   function pause() {
     if (timer !== null) { clearInterval(timer); timer = null; }
     play.textContent = "\u25B6 play";

@@ -130,7 +130,8 @@ def page(svg: str, *, title: str, header: str = "", style: str = "", script: str
     """A standalone page: ``header`` (HTML) above the drawing, which fills the rest of the window.
 
     The drawing pans and zooms; ``script`` runs after the pan-and-zoom object ``view`` exists
-    (``view.fit()``; ``view.show(focus, context, ms)``: bring the elements ``focus`` into view with
+    (``view.fit()``; ``view.onchange(f)``: call ``f()`` after every pan or zoom;
+    ``view.show(focus, context, ms)``: bring the elements ``focus`` into view with
     the elements ``context`` (an animation's active node and the nodes receiving its gradient),
     framed together when their text stays at least :data:`FRAMED_TEXT_PX` pixels high, else with
     the focus's text at least :data:`PAGE_TEXT_PX` pixels high and the view slid toward the
@@ -212,9 +213,11 @@ _PANZOOM = r"""var view = (function () {
   svg.removeAttribute("width"); svg.removeAttribute("height");
   svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
   function size() { return { w: stage.clientWidth || 1, h: stage.clientHeight || 1 }; }
+  var watchers = [];  // called after every change of the view (onchange)
   function apply() {
     var z = size(), w = z.w / state.s, h = z.h / state.s;
     svg.setAttribute("viewBox", [state.cx - w / 2, state.cy - h / 2, w, h].join(" "));
+    watchers.forEach(function (f) { f(); });
   }
   function clampScale(s) { return Math.max(0.02, Math.min(s, 8)); }
   function go(target, ms) {  // ease to {cx, cy, s}; ms = 0 jumps
@@ -328,5 +331,6 @@ _PANZOOM = r"""var view = (function () {
   window.addEventListener("resize", resized);
   if (window.ResizeObserver) { new ResizeObserver(resized).observe(stage); }  // an iframe laid out late
   fit(0);
-  return { fit: fit, show: show, scale: function () { return state.s; }, readable: readable, zoomAt: zoomAt };
+  return { fit: fit, show: show, scale: function () { return state.s; }, readable: readable, zoomAt: zoomAt,
+           onchange: function (f) { watchers.push(f); } };
 })();"""

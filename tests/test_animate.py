@@ -495,8 +495,12 @@ FRAMING = """() => {
   };
   const a = rect(current), r = union(receivers.map(rect)), both = union([a, ...receivers.map(rect)]);
   const text = Math.min(...Array.from(current.querySelectorAll("text"), t => t.getBoundingClientRect().height));
+  const away = receivers.filter(g => { const b = rect(g);
+    return b.right < stage.left || b.left > stage.right || b.bottom < stage.top || b.top > stage.bottom; });
+  const pointer = document.getElementById("elsewhere");
   return {
     text, active: inside(a), all: receivers.every(g => inside(rect(g))), receivers: receivers.length,
+    away: away.length, pointer: pointer.hidden ? null : pointer.textContent, pointerInside: inside(rect(pointer)),
     // the text height if the node and its receivers were scaled to just fit the stage together
     framedText: text * Math.min(stage.width / both.width, stage.height / both.height),
     // how far the receivers are from the middle of the stage, and from the active node
@@ -520,6 +524,7 @@ def test_the_page_frames_the_active_node_with_its_receivers_or_pans_toward_them(
     watched = Watched(browser, (tmp_path / "moons.html").as_uri())
     page = watched.page
     framed = panned = 0
+    pointed = None  # the last step with a receiver out of view
     for step in range(animation.frames):
         page.wait_for_timeout(340)  # the move to the step takes 300 ms
         seen = page.evaluate(FRAMING)
@@ -530,8 +535,25 @@ def test_the_page_frames_the_active_node_with_its_receivers_or_pans_toward_them(
         elif seen["framedText"] < 12:  # they cannot all be read at once: the view leans toward the receivers
             assert seen["fromMiddle"] < 0.8 * seen["fromActive"], (step + 1, seen)
             panned += 1
+        # receivers wholly out of view: a button at the edge says how many, and which way
+        assert (seen["pointer"] is not None) == (seen["away"] > 0), (step + 1, seen)
+        if seen["away"]:
+            some, every = seen["away"], seen["receivers"]
+            said = f"{some} of its inputs" if some < every else "its input" if every == 1 else f"its {every} inputs"
+            assert seen["pointerInside"] and said in seen["pointer"], (step + 1, seen)
+            pointed = step
         page.keyboard.press("ArrowRight")
     assert framed >= 10 and panned >= 3, (framed, panned)  # both happen here (step 1 frames, step 3's 33 cannot)
+    assert pointed is not None
+    page.keyboard.press("Home")
+    for _ in range(pointed):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(340)
+    before = page.evaluate(FRAMING)
+    page.click("#elsewhere")  # takes the view to them
+    page.wait_for_timeout(340)
+    after = page.evaluate(FRAMING)
+    assert before["away"] and after["away"] < before["away"] and after["pointer"] != before["pointer"]
     watched.close()
 
 
