@@ -19,6 +19,7 @@ draw the widget (an untrusted notebook, a code host) shows that text, not the "0
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -65,6 +66,10 @@ def _widget_keeping_its_final_state(widget_bar: Any) -> Any:
 def bar_class() -> Any:
     """tqdm's notebook bar where a notebook can draw it, else its text bar (chosen once)."""
     global _chosen
+    if _chosen is None and not _inside_ipython():
+        from tqdm.std import tqdm as text_bar
+
+        _chosen = text_bar
     if _chosen is None:
         from tqdm import TqdmWarning
 
@@ -73,3 +78,14 @@ def bar_class() -> Any:
             from tqdm.autonotebook import tqdm
         _chosen = tqdm
     return _chosen
+
+
+def _inside_ipython() -> bool:
+    """Whether code runs inside an IPython shell (a kernel, a terminal), not only alongside its modules.
+
+    tqdm's rule looks for ``ipykernel.zmqshell`` among the loaded modules, so a plain script that
+    imports ipykernel (a test, a tool reading kernel.json) would get a widget no one can see.
+    """
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    return get_ipython is not None and get_ipython() is not None

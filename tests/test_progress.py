@@ -92,3 +92,15 @@ def test_a_disabled_bar_loads_no_notebook_machinery():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
+
+
+def test_a_script_that_only_imports_ipykernel_gets_the_text_bar():
+    # tqdm's own rule sees ipykernel.zmqshell loaded and picks the widget; no shell is running, so
+    # nothing would draw it and the bar would vanish.
+    code = ("import ipykernel.zmqshell; from microgradx._progress import bar_class, progress_bar; "
+            "list(progress_bar(range(3), desc='walk')); print(bar_class().__module__)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "tqdm.std"
+    assert "walk: 100%" in result.stderr and "3/3" in result.stderr
