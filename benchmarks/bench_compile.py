@@ -31,6 +31,7 @@ import numpy as np
 import microgradx
 from microgradx import losses
 from microgradx.data import load_digits, make_moons, one_hot
+from microgradx.engine import Value
 from microgradx.nn import MLP
 from microgradx.optim import SGD
 
@@ -41,6 +42,19 @@ def layer_matrices(model: MLP) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each layer's weights (out x in) and biases, for the vectorized contenders."""
     return [(np.array([[w.data for w in n.w] for n in layer.neurons]), np.array([n.b.data for n in layer.neurons]))
             for layer in model.layers]
+
+
+def training_step(loss_of_batch: Callable[[], Value], optimizer: SGD) -> Step:
+    """One microgradx training step: the loss, its gradients, the update; returns the loss."""
+
+    def step() -> float:
+        loss = loss_of_batch()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.data
+
+    return step
 
 
 # -- the moons step, five ways ------------------------------------------------------------------------
@@ -57,14 +71,8 @@ def compiled_moons(X: np.ndarray, y: np.ndarray, seed: int, l2_inside: bool = Fa
     else:
         hinge = microgradx.compile(lambda x, t: losses.hinge(model(x), t), name="hinge_loss")
 
-    def step() -> float:
-        loss = hinge(X, y) if l2_inside else hinge(X, y) + 1e-4 * losses.l2(params)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss.data
-
-    return step, model
+    return training_step(lambda: hinge(X, y) if l2_inside else hinge(X, y) + 1e-4 * losses.l2(params),
+                         optimizer), model
 
 
 def scalar_moons(X: np.ndarray, y: np.ndarray, seed: int) -> Step:
@@ -73,14 +81,8 @@ def scalar_moons(X: np.ndarray, y: np.ndarray, seed: int) -> Step:
     optimizer = SGD(params, lr=0.05)
     rows, labels = X.tolist(), y.tolist()
 
-    def step() -> float:
-        loss = losses.hinge([model(x) for x in rows], labels) + 1e-4 * losses.l2(params)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss.data
-
-    return step
+    return training_step(lambda: losses.hinge([model(x) for x in rows], labels) + 1e-4 * losses.l2(params),
+                         optimizer)
 
 
 def micrograd_moons(X: np.ndarray, y: np.ndarray, seed: int) -> Step:
@@ -160,14 +162,7 @@ def compiled_digits(X: np.ndarray, Y: np.ndarray, seed: int) -> tuple[Step, MLP]
     optimizer = SGD(model.parameters(), lr=0.1)
     loss_fn = microgradx.compile(lambda x, t: losses.cross_entropy(model(x), t), name="cross_entropy")
 
-    def step() -> float:
-        loss = loss_fn(X, Y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss.data
-
-    return step, model
+    return training_step(lambda: loss_fn(X, Y), optimizer), model
 
 
 def torch_digits(X: np.ndarray, labels: np.ndarray, model: MLP) -> Step:

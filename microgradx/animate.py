@@ -328,9 +328,7 @@ class _FullDrawing(_Drawing):
         def add(target: Any, v: Value, title: str) -> None:
             i = self.index[v]
             unit = f"v{i}"
-            mark = "current" if unit == first.node else "receiving" if unit in first.inputs else ""
-            texts, partial = state[unit]
-            cells = [_grad_cell(t, partial, widths[unit]) for t in texts]
+            mark, cells = _first_frame_cells(unit, first, state, widths)
             label = _box(title, [f"data {fmt(v.data)}"], cells, False, mark, False)
             target.node(unit, label, _attributes=viz.VALUE_NODE, id=unit, **{"class": f"value {mark}".strip()})
             if v._prev:
@@ -494,9 +492,7 @@ class _FoldedDrawing(_Drawing):
 
         def add(target: Any, k: int, name: str) -> None:
             part, unit = self.folding.parts[k], f"p{k}"
-            texts, partial = state[unit]
-            mark = "current" if unit == first.node else "receiving" if unit in first.inputs else ""
-            cells = [_grad_cell(t, partial, widths[unit]) for t in texts]
+            mark, cells = _first_frame_cells(unit, first, state, widths)
             label = _box(viz.part_title(part, name), viz.part_rows(part, self.nodes), cells, True, mark,
                          part.kind == "op")
             target.node(unit, label, _attributes=viz.VALUE_NODE, id=unit, **{"class": f"value {mark}".strip()})
@@ -527,6 +523,14 @@ def _listed(items: list[str], most: int = 5) -> str:
     if len(items) > most:
         return f"{len(items)} boxes: {items[0]}, {items[1]}, …, {items[-1]}"
     return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
+def _first_frame_cells(unit: str, first: Frame, state: dict[str, tuple[list[str], bool]],
+                       widths: dict[str, int]) -> tuple[str, list[str]]:
+    """How the drawing (the first frame) marks a unit (current, receiving or neither) and its grad cells."""
+    texts, partial = state[unit]
+    mark = "current" if unit == first.node else "receiving" if unit in first.inputs else ""
+    return mark, [_grad_cell(t, partial, widths[unit]) for t in texts]
 
 
 def _blank_graph(rankdir: str) -> Graph:
