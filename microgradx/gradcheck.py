@@ -58,7 +58,7 @@ from typing import Any, Union, cast
 
 from ._text import visible
 from .engine import Value, _is_real, apply_op, enable_grad, grad
-from .ops import DomainError, Op
+from .ops import DomainError, Op, RuleError
 
 __all__ = [
     "GradcheckError", "GradcheckReport", "GradcheckWarning", "Row",
@@ -450,7 +450,8 @@ def _errors(analytic: float, numeric: float) -> tuple[float, float]:
 
 
 def _grad(out: Value, leaves: Sequence[Value], create_graph: bool = False) -> tuple[Any, ...]:
-    """:func:`microgradx.grad`, with a rule that returns the wrong shape named when it fails."""
+    """:func:`microgradx.grad`, with a rule that returns the wrong shape named when it fails (a
+    :class:`RuleError`, as ``backward()`` raises for it, saying where the check met it)."""
     try:
         return grad(out, leaves, create_graph=create_graph)
     except TypeError as error:
@@ -464,7 +465,7 @@ def _grad(out: Value, leaves: Sequence[Value], create_graph: bool = False) -> tu
             except Exception:  # the rule fails in another way: the engine's own error says more
                 continue
             if isinstance(problem, str):
-                raise TypeError(f"{_at(op, xs)}: {problem}") from error
+                raise RuleError(f"{_at(op, xs)}: {problem}") from error
         raise
 
 

@@ -279,7 +279,7 @@ class Layer(Module):
         seed: Seed = None,
         nonlin: bool | None = None,
     ) -> None:
-        nout = whole_number(nout, "Layer(nout)")
+        nin, nout = whole_number(nin, "Layer(nin)"), whole_number(nout, "Layer(nout)")  # the name the user wrote
         rng = make_rng(seed)
         self.neurons = [
             Neuron(nin, activation, init=init, seed=rng, fan_out=nout, nonlin=nonlin) for _ in range(nout)
@@ -324,7 +324,7 @@ class MLP(Module):
         if isinstance(nouts, int) or not nouts:
             raise ValueError(f"MLP(nin, nouts): nouts is a list of layer widths such as [16, 16, 1], got {nouts!r}")
         activation, output_activation = _activation(activation, None), _activation(output_activation, None)
-        sizes = [nin, *nouts]
+        sizes = [whole_number(nin, "MLP(nin)"), *(whole_number(n, f"MLP(nouts[{i}])") for i, n in enumerate(nouts))]
         rng = make_rng(seed)
         last = len(nouts) - 1
         self.layers = [

@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -82,8 +83,9 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> dict[st
     (a folder, a named pipe, a device), larger than ``max_bytes`` (default :data:`MAX_BYTES`),
     empty, not text, not valid JSON, nested more than :data:`MAX_DEPTH` deep, holds a number too
     large for a float, is not a microgradx file, is from a newer version, or has no state dict.
-    A missing file raises ``FileNotFoundError`` and an unreadable one ``PermissionError``, as
-    ``open()`` does. The file is never read past ``max_bytes`` (a named pipe is not even opened).
+    A missing file raises ``FileNotFoundError`` and an unreadable one ``PermissionError``, with the
+    system's errno, as ``open()`` does, and a message naming the path and the fix. The file is
+    never read past ``max_bytes`` (a named pipe is not even opened).
     """
     path = Path(path)
     max_bytes = whole_number(max_bytes, "load(max_bytes)")
@@ -121,9 +123,14 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> dict[st
 
 def _read_regular_file(path: Path, max_bytes: int) -> bytes:
     """The bytes of ``path``, refused unless it is a regular file of at most ``max_bytes``."""
-    _check_kind(path, os.stat(path))  # before open(): opening a named pipe would wait for a writer
-    # O_NONBLOCK: should a pipe be swapped in after the check, open() still returns at once.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _check_kind(path, os.stat(path))  # before open(): opening a named pipe would wait for a writer
+        # O_NONBLOCK: should a pipe be swapped in after the check, open() still returns at once.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise _os_error(FileNotFoundError, errno.ENOENT, path, "there is no such file; check the path") from None
+    except PermissionError:
+        raise _os_error(PermissionError, errno.EACCES, path, "you have no permission to read it") from None
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(f.fileno())
         _check_kind(path, info)  # the file actually opened
@@ -133,6 +140,11 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
     if len(raw) > max_bytes:
         _too_large(path, f"over {max_bytes:,} bytes", max_bytes)
     return raw
+
+
+def _os_error(kind: type[OSError], number: int, path: Path, problem: str) -> OSError:
+    """The system's error, with its errno, saying what load() could not do and why."""
+    return kind(number, f"cannot load {str(path)!r}: {problem}")
 
 
 def _check_kind(path: Path, info: os.stat_result) -> None:

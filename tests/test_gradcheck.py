@@ -25,7 +25,7 @@ from microgradx.gradcheck import (
     gradgradcheck,
     numerical_grad,
 )
-from microgradx.ops import Op
+from microgradx.ops import Op, RuleError
 from microgradx.testing import expressions
 
 # -- every op of the table passes -------------------------------------------------------------------
@@ -214,8 +214,18 @@ def test_a_cut_graph_is_explained() -> None:
 
 def test_a_derivative_rule_that_returns_a_bare_number_is_named() -> None:
     bare = define_op("bare", lambda x: x * x, lambda x, out: 2 * x)  # should be (2 * x,)
-    with pytest.raises(TypeError, match=r"op 'bare'.*return a tuple"):
+    with pytest.raises(RuleError, match=r"op 'bare'.*return a tuple"):  # as backward() says it
         gradcheck(lambda v: bare(v), [1.0])
+    with pytest.raises(RuleError, match=r"'bare'"):
+        bare(Value(1.0)).backward()
+
+
+def test_a_rule_with_too_few_partials_is_the_same_error_in_gradcheck_as_in_backward() -> None:
+    bad_mul = define_op("bad_mul", lambda a, b: a * b, lambda a, b, out: (b,))  # one partial, two inputs
+    with pytest.raises(RuleError, match=r"op 'bad_mul'.*1 partial\(s\) for 2 input"):
+        gradcheck(lambda a, b: bad_mul(a, b), [1.0, 2.0])
+    with pytest.raises(RuleError, match=r"'bad_mul'"):
+        bad_mul(Value(1.0), Value(2.0)).backward()
 
 
 # -- second order -----------------------------------------------------------------------------------

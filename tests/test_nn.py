@@ -388,7 +388,16 @@ def test_bad_construction_arguments():
         MLP(2, [3], init="he")
     with pytest.raises(ValueError, match=r"nouts is a list of layer widths such as \[16, 16, 1\], got 16"):
         MLP(2, 16)
-    with pytest.raises(ValueError, match="Neuron\\(nin\\) must be a whole number >= 1, got 0"):
+    # each size is named as the user wrote it, not as the class inside that received it
+    with pytest.raises(ValueError, match=r"^MLP\(nin\) must be a whole number >= 1, got 0$"):
         MLP(0, [3])
-    with pytest.raises(ValueError, match="Layer\\(nout\\) must be a whole number >= 1, got 0"):
-        MLP(2, [0])
+    with pytest.raises(ValueError, match=r"^MLP\(nin\) must be a whole number >= 1, got 2.5$"):
+        MLP(2.5, [3])
+    with pytest.raises(ValueError, match=r"^MLP\(nouts\[1\]\) must be a whole number >= 1, got 0$"):
+        MLP(2, [4, 0])
+    with pytest.raises(ValueError, match=r"^Layer\(nin\) must be a whole number >= 1, got 0$"):
+        Layer(0, 3)
+    with pytest.raises(ValueError, match=r"^Layer\(nout\) must be a whole number >= 1, got 0$"):
+        Layer(2, 0)
+    with pytest.raises(ValueError, match=r"^Neuron\(nin\) must be a whole number >= 1, got 0$"):
+        Neuron(0)

@@ -1,6 +1,7 @@
 """microgradx.serialization: save/load round trips (models, optimizers, schedules) and every bad-file case, each
 with a clear error and the model left untouched."""
 
+import errno
 import json
 import math
 import os
@@ -86,9 +87,23 @@ def test_bad_files_raise_a_clear_error(tmp_path, content, message):
         load(path)
 
 
-def test_a_missing_file():
-    with pytest.raises(FileNotFoundError, match=r"nowhere\.json"):
-        load("/nonexistent/nowhere.json")
+def test_a_missing_file_is_named_with_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^\[Errno 2\] cannot load '.*nowhere\.json': there is no such file; "
+                                                 r"check the path$") as caught:
+        load(tmp_path / "nowhere.json")
+    assert caught.value.errno == errno.ENOENT and caught.value.__cause__ is None
+
+
+def test_an_unreadable_file_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    save(MLP(1, [1], seed=0), path)
+
+    def refused(*args, **kwargs):  # what open() meets without read permission (root, as in CI, reads anything)
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(PermissionError, match=r"cannot load '.*model\.json': you have no permission to read it"):
+        load(path)
 
 
 def test_a_truncated_save_file_is_caught(tmp_path):
