@@ -166,8 +166,12 @@ class Graph(graphviz.Digraph):
         return {kind: data for kind, data in bundle.items() if kind in wanted and kind not in set(exclude or ())}
 
     def __repr__(self) -> str:
-        nodes = len(re.findall(r"^\s*(?!graph |node |edge )\w+ \[", self.source, flags=re.M))
-        return f"<{self.title}: {nodes} nodes; shown as a picture in Jupyter, or save(graph, 'graph.svg')>"
+        # What the picture shows: its boxes (Values, folded parts, neurons, layers) and op circles; the
+        # legend is not a node of the graph.
+        kinds = re.findall(r"^\s*(?!graph |node |edge )\w+ \[.*?\bclass=\"?(\w+)", self.source, flags=re.M)
+        boxes = sum(kind in ("value", "group") for kind in kinds)
+        ops = f" and {kinds.count('op')} op nodes" if "op" in kinds else ""
+        return f"<{self.title}: {boxes} boxes{ops}; shown as a picture in Jupyter, or save(graph, 'graph.svg')>"
 
 
 # -- walking the graph -------------------------------------------------------------------------------

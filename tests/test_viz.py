@@ -538,3 +538,20 @@ def test_a_format_that_contradicts_the_extension_is_refused_and_nothing_is_writt
     assert "does not match the extension" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     assert save(y, tmp_path / "d", format="png").read_bytes().startswith(b"\x89PNG")  # no extension: format decides
+
+
+def test_the_repr_counts_what_the_picture_shows_not_the_legend() -> None:
+    x = Value(2.0, label="x")
+    y = (x * 3).tanh()
+    y.label = "y"
+    y.backward()
+    # x, the constant 3, x * 3 and y are boxes; * and tanh are op circles; the heat map's legend is neither
+    assert repr(draw_graph(y, heatmap=True)).startswith("<Graph of y: 4 boxes and 2 op nodes;")
+    assert repr(draw_graph(y)).startswith("<Graph of y: 4 boxes and 2 op nodes;")
+    from microgradx.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    out = model([1.0, 2.0])
+    out.backward()
+    # the inputs x0 and x1 and the two layers
+    assert repr(draw_graph(out, collapse="layer", heatmap=True)).startswith("<Graph of the output: 4 boxes;")
