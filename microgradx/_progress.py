@@ -1,4 +1,6 @@
-"""Progress bars: tqdm's widget in a Jupyter notebook that can show it, tqdm's text bar everywhere else.
+"""Progress bars: tqdm's widget in a Jupyter notebook that can show it, tqdm's text bar everywhere else
+(on stderr in a terminal, as tqdm writes it; on stdout inside IPython, whose front ends colour
+stderr as an error).
 
 The choice is made the first time a bar is shown, not when microgradx is imported: importing
 ``tqdm.auto`` at the top of a module would load the notebook machinery (and ipywidgets) in every
@@ -38,6 +40,8 @@ def progress_bar(iterable: Iterable[Any], *, disable: bool = False, **options: A
     chosen = bar_class()
     if chosen.__module__ == "tqdm.notebook":
         return _widget_keeping_its_final_state(chosen)(iterable, **options)
+    if _inside_ipython():  # Jupyter shows stderr on a pink ground, as it shows errors: a bar is no error
+        options.setdefault("file", sys.stdout)
     return chosen(iterable, **options)
 
 
