@@ -46,6 +46,8 @@ _MASKS = [
     # tqdm's elapsed<remaining and rate: "[00:03<00:00, 30.1epoch/s"
     (re.compile(r"\[\d+:\d\d(?::\d\d)?<[\d:?]+(?:, *[\d.?]+ *[a-zA-Z]*/s)?"), "[time]"),
     (re.compile(r"\b(took|in) \d+(?:\.\d+)? ?(?:s|ms|µs|seconds)\b"), r"\1 (time)"),
+    # tqdm pads a line with spaces to cover a longer one before it: how many depends on the rates shown
+    (re.compile(r" +$", re.M), ""),
 ]
 
 
