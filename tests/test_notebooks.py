@@ -136,11 +136,12 @@ def test_drift_names_the_cell_and_masks_timings_and_addresses() -> None:
         return book
 
     stream = {"output_type": "stream", "name": "stderr",
-              "text": "fit: 100%|██████████| 60/60 [00:02<00:00, 28.48epoch/s, loss=0.01]\n"}
+              "text": "fit: 100%|██████████| 60/60 [00:02<00:00, 28.48epoch/s, loss=0.01]\nHistory(60 epochs)\n"}
     result = {"output_type": "execute_result", "execution_count": 2, "metadata": {},
               "data": {"text/plain": "<Graph at 0x7f00aa>", "image/svg+xml": "<svg/>"}}
     # a slower run: other times, and tqdm's padding after a shorter rate
-    slower = {**stream, "text": stream["text"].replace("00:02<00:00, 28.48", "01:12<00:00, 1.2").replace("\n", "   \n")}
+    slower_text = stream["text"].replace("00:02<00:00, 28.48", "01:12<00:00, 1.2").replace("]\n", "]   \n")
+    slower = {**stream, "text": slower_text}
     moved = {**result, "data": {"text/plain": "<Graph at 0x55e1c0>", "image/svg+xml": "<svg/>"}}
     assert nbrun.drift(nb(stream, result), nb(slower, moved)) == []
     changed = {**stream, "text": stream["text"].replace("loss=0.01", "loss=0.02")}
