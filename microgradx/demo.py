@@ -275,9 +275,11 @@ def _digit_plots(history: History, confusion: np.ndarray, X: np.ndarray, y: np.n
     ax = fig.subplots()
     ax.imshow(confusion, cmap="Blues")
     for (i, j), count in np.ndenumerate(confusion):
-        if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+        if i == j:
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=10,
                     color="white" if count > confusion.max() / 2 else "black")
+        elif count:  # the mistakes, the reason to look: in red
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=10, color="#b91c1c", fontweight="bold")
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit",
            title=f"held-out digits: {int(np.trace(confusion))} of {int(confusion.sum())} right")
     matrix = _write_png(fig, out / "confusion_matrix.png")
