@@ -19,6 +19,7 @@ umask, as ``open(path, "w")`` would give it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -27,29 +28,43 @@ from pathlib import Path
 __all__ = ["write_atomic"]
 
 
-def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, encoding: str = "utf-8",
-                 who: str = "write") -> Path:
+def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, encoding: str = "utf-8") -> Path:
     """Replace the file at ``path`` with ``data`` (text is encoded with ``encoding``), all or nothing.
 
     Returns ``path`` as a :class:`~pathlib.Path` (the link, when ``path`` is a symbolic link).
     Raises ``FileNotFoundError`` when the folder does not exist, ``IsADirectoryError`` when the path
     is a folder, ``UnicodeEncodeError`` when the text cannot be encoded (nothing is written then),
-    and ``OSError`` as the system reports it (a full disk, no permission); in every case an existing
-    file is left exactly as it was. ``who`` names the caller in messages (``"save()"``).
+    and the ``OSError`` the system reports (a full disk, no permission) as the same class with the
+    same ``errno``, its message naming ``path`` (not the temporary file) and what to do. In every
+    case an existing file is left exactly as it was.
     """
     link = Path(path)
     payload = data.encode(encoding) if isinstance(data, str) else bytes(data)  # may raise: nothing touched yet
     target = Path(os.path.realpath(link))  # for a symbolic link, the file it points to
     if not target.parent.is_dir():
-        raise FileNotFoundError(f"{who}: the folder {str(link.parent)!r} does not exist; create it first")
+        raise _error(FileNotFoundError(f"cannot write {str(link)!r}: the folder {str(link.parent)!r} does not "
+                                       "exist; create it first"), errno.ENOENT)
     try:
         old = os.stat(target)
     except FileNotFoundError:
         old = None
+    except OSError as error:  # a folder we may not look into
+        raise _cannot_write(link, error) from None
     if old is not None and not stat.S_ISREG(old.st_mode):
-        kind = "a folder" if stat.S_ISDIR(old.st_mode) else "not a regular file"
-        error = IsADirectoryError if stat.S_ISDIR(old.st_mode) else OSError
-        raise error(f"{who}: {str(link)!r} is {kind}; give the path of a file to write")
+        if stat.S_ISDIR(old.st_mode):
+            raise _error(IsADirectoryError(f"{str(link)!r} is a folder; give the path of a file to write"),
+                         errno.EISDIR)
+        raise _error(OSError(f"{str(link)!r} is not a regular file; give the path of a file to write"),
+                     errno.EINVAL)
+    try:
+        _replace(target, payload, old)
+    except OSError as error:
+        raise _cannot_write(link, error) from None
+    return link
+
+
+def _replace(target: Path, payload: bytes, old: os.stat_result | None) -> None:
+    """Write ``payload`` to a new temporary file beside ``target``, then rename it over ``target``."""
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     # O_EXCL: never an existing file; mode 0o666 less the umask, like any new file.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -65,7 +80,34 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, encoding: s
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return link
+
+
+# What a write's error means for the user, and what to do, by errno; the system's words go between.
+_NO_ROOM = ("the disk is full or over its quota", "free some space or write to another disk")
+_NO_FILES = ("the folder {folder} does not accept new files", "choose another folder")
+_PROBLEMS = {
+    errno.ENOSPC: _NO_ROOM, errno.EDQUOT: _NO_ROOM,
+    errno.EFBIG: ("the file is larger than this system allows", "write to another disk"),
+    errno.EACCES: _NO_FILES, errno.EPERM: _NO_FILES, errno.ENOENT: _NO_FILES,
+    errno.EROFS: ("the folder {folder} is on a read-only file system", "choose another folder"),
+    errno.ENAMETOOLONG: ("the name is too long for this file system", "choose a shorter name"),
+}
+
+
+def _cannot_write(link: Path, error: OSError) -> OSError:
+    """``error`` told about the user's path: the same class and errno, with a message that names
+    ``link`` (the temporary file's name would mean nothing to them) and what to do."""
+    problem, fix = _PROBLEMS.get(error.errno or 0, ("the system refused", "check the path and its folder"))
+    problem = problem.format(folder=repr(str(link.parent)))
+    reason = error.strerror or str(error)
+    return _error(type(error)(f"cannot write {str(link)!r}: {problem} ({reason}); {fix}"), error.errno)
+
+
+def _error(error: OSError, number: int | None) -> OSError:
+    """``error`` with its ``errno`` set, its message left whole: given to the constructor, the number
+    would turn the message into ``[Errno 2] ...`` (as would ``strerror`` or ``filename``)."""
+    error.errno = number  # type: ignore[assignment]
+    return error
 
 
 def _keep_identity(tmp: Path, old: os.stat_result) -> None:

@@ -165,7 +165,7 @@ class Animation:
         if extension in viz.SAVE_FORMATS and extension != "html":
             raise ValueError(f"the animation is a web page: save it as .html, not {str(path)!r} (a .{extension} "
                              "file); for a still picture of the graph use microgradx.viz.save")
-        self.path = write_atomic(path, self.html, who="Animation.save()")
+        self.path = write_atomic(path, self.html)
         return self.path
 
     def _repr_html_(self) -> str:

@@ -198,6 +198,9 @@ def draw(expression: str, assignments: Sequence[str], output: str | None = None,
 
     values = parse_assignments(assignments)
     path = Path(output or f"graph.{format or 'svg'}")
+    if path.is_dir():  # before the extension: a folder's name has none, and that is not the problem
+        raise IsADirectoryError(f"-o {str(path)!r} is a folder; give the path of a file to write, e.g. "
+                                f"-o {str(path / 'graph.svg')!r}")
     kind = format or path.suffix[1:].lower()
     if kind not in DRAW_FORMATS:
         raise ValueError(f"cannot tell the format of {str(path)!r} from its extension: write to a .svg, .png, .pdf, "

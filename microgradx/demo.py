@@ -71,7 +71,7 @@ def run_demo(out: str | Path, seed: int = 0, steps: int = 100, progress: bool = 
 def _write_history(history: History, path: Path) -> Path:
     rows = ["epoch,loss,accuracy"]
     rows += [f"{i},{loss:.10g},{acc:.6g}" for i, (loss, acc) in enumerate(zip(history.loss, history.accuracy))]
-    return write_atomic(path, "\n".join(rows) + "\n", who="demo")
+    return write_atomic(path, "\n".join(rows) + "\n")
 
 
 def _predict_grid(model: MLP, X: np.ndarray, n: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,7 +125,7 @@ def _save_png(fig: Figure, path: Path, **options: Any) -> Path:
     """Render the figure to PNG bytes in memory, then write them whole (a failed render touches no file)."""
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=120, **options)
-    return write_atomic(path, png.getvalue(), who="demo")
+    return write_atomic(path, png.getvalue())
 
 
 SCREEN_PX = 1280  # the pictures' widest: a laptop screen (CSS pixels)
@@ -239,7 +239,7 @@ def _predict_classes(model: MLP, X: np.ndarray) -> np.ndarray:
 def _write_confusion(confusion: np.ndarray, path: Path) -> Path:
     rows = ["true\\predicted," + ",".join(str(k) for k in range(10))]
     rows += [f"{k}," + ",".join(str(int(c)) for c in row) for k, row in enumerate(confusion)]
-    return write_atomic(path, "\n".join(rows) + "\n", who="demo")
+    return write_atomic(path, "\n".join(rows) + "\n")
 
 
 def _write_png(fig: Any, path: Path) -> Path:
@@ -248,7 +248,7 @@ def _write_png(fig: Any, path: Path) -> Path:
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    return write_atomic(path, buffer.getvalue(), who="demo")
+    return write_atomic(path, buffer.getvalue())
 
 
 def _digit_plots(history: History, confusion: np.ndarray, X: np.ndarray, y: np.ndarray, predicted: np.ndarray,

@@ -73,7 +73,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     raw = text.encode("utf-8")
     if _may_nest_deeply(raw) and _nesting_depth(raw) > MAX_DEPTH:  # what save() writes, load() must read back
         raise ValueError(too_deep)
-    write_atomic(path, text + "\n", who="save()")
+    write_atomic(path, text + "\n")
 
 
 def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> dict[str, Any]:

@@ -911,4 +911,4 @@ def save(root_or_graph: Value | graphviz.Digraph, path: str | Path, format: str 
             data = graph.pipe(format=fmt_)
         except graphviz.ExecutableNotFound as error:  # a plain graphviz.Digraph says less
             raise error if isinstance(error, GraphvizNotFound) else GraphvizNotFound() from error
-    return write_atomic(path, data, who="save()")
+    return write_atomic(path, data)

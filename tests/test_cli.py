@@ -291,3 +291,26 @@ def test_a_set_variable_the_expression_does_not_use_is_an_error(tmp_path: Path) 
     result = run("draw", "x * 2", "--set", "x=1", "y=2", "-o", "g.dot", cwd=tmp_path)
     assert_one_line_error(result, "--set gives y, which the expression does not use (it uses x)")
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+# -- output paths the system refuses: one line naming the user's path, never the temporary file --------
+
+
+@pytest.mark.parametrize(("output", "words"), [
+    ("/proc/g.svg", ["cannot write '/proc/g.svg'", "the folder '/proc' does not accept new files",
+                     "choose another folder"]),  # a folder nobody can create files in, root included
+    ("missing/g.dot", ["cannot write 'missing/g.dot'", "the folder 'missing' does not exist; create it first"]),
+])
+def test_an_output_folder_that_takes_no_files_is_named_with_the_fix(tmp_path: Path, output: str,
+                                                                   words: list[str]) -> None:
+    result = run("draw", "x*2", "--set", "x=1", "-o", output, cwd=tmp_path)
+    assert_one_line_error(result, *words)
+    assert ".tmp" not in result.stderr and "Errno" not in result.stderr and "save()" not in result.stderr
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "svg"], ["--format", "html"]])
+def test_a_folder_as_output_is_called_a_folder_whatever_the_format(tmp_path: Path, extra: list[str]) -> None:
+    (tmp_path / "out").mkdir()
+    result = run("draw", "x*2", "--set", "x=1", "-o", "out", *extra, cwd=tmp_path)
+    assert_one_line_error(result, "-o 'out' is a folder", "give the path of a file", "-o 'out/graph.svg'")
+    assert "format" not in result.stderr

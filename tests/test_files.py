@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -161,3 +162,32 @@ def test_every_file_the_demo_and_the_cli_write_is_moved_into_place_whole(tmp_pat
     assert sorted(renamed) == written
     for final, temporary in renamed.items():
         assert temporary.startswith(f".{final}.") and temporary.endswith(".tmp") and temporary in opened
+
+
+@pytest.mark.parametrize(("number", "kind", "words"), [
+    (errno.EACCES, PermissionError, ["the folder", "does not accept new files", "choose another folder"]),
+    (errno.EROFS, OSError, ["is on a read-only file system", "choose another folder"]),
+    (errno.ENOSPC, OSError, ["the disk is full", "free some space"]),
+    (errno.ENOENT, FileNotFoundError, ["does not accept new files", "choose another folder"]),
+    (errno.EIO, OSError, ["the system refused", "check the path"]),
+])
+@pytest.mark.parametrize("step", ["open", "replace"])
+def test_a_refused_write_names_the_path_given_and_the_fix_and_keeps_class_and_errno(tmp_path, monkeypatch, number,
+                                                                                    kind, words, step):
+    import microgradx._files as files
+
+    def refuse(path, *args, **kwargs):
+        raise OSError(number, os.strerror(number), str(path))  # as the system says it: about the temporary file
+
+    monkeypatch.setattr(files.os, step, refuse)
+    path = tmp_path / "g.svg"
+    with pytest.raises(OSError) as info:
+        write_atomic(path, "text")
+    error = info.value
+    assert type(error) is kind and error.errno == number
+    assert str(error).startswith(f"cannot write {str(path)!r}: ")
+    assert os.strerror(number) in str(error) and ".tmp" not in str(error) and "Errno" not in str(error)
+    for word in words:
+        assert word in str(error), (word, str(error))
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
