@@ -11,9 +11,10 @@ bad expression, option, seed or output path) gives exactly one line on stderr an
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,18 +26,37 @@ DRAW_FORMATS = ("svg", "png", "pdf", "dot", "html")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with usage errors on one line (the full usage is one ``--help`` away)."""
+    """argparse, with usage errors on one line (the full usage is one ``--help`` away) and, for a
+    misspelt option, subcommand or choice, the closest correct one."""
 
     words: Sequence[str] = ()  # the arguments being parsed, for the hints in error()
+    commands: Mapping[str, argparse.ArgumentParser] = {}  # the subcommands' parsers, by name
 
-    # Typed loosely: argparse's own signature is three overloads, and this only passes them through.
+    # Typed loosely: argparse's own signatures are overloads, and these only pass them through.
     def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
         self.words = list(sys.argv[1:] if args is None else args)  # a subcommand's parser sees its own words
         return super().parse_known_args(args, namespace)
 
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:  # argparse would blame the top-level parser, whose --help does not list draw's options
+            parser = self.commands.get(getattr(parsed, "command", None) or "", self)
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{_unrecognized_hint(parser, extras)}")
+        return parsed
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as error:  # invalid choice: a subcommand, --format, --rankdir
+            error.message += _did_you_mean(str(value), [str(c) for c in action.choices or ()])
+            raise
+
     def error(self, message: str) -> NoReturn:
         if "expression" in message:
             message += _missing_expression_hint(self.words)
+        elif self.commands and message.endswith("required: command"):  # e.g. only a misspelt --version
+            dashed = [word for word in self.words if word.startswith("-")]
+            message += _unrecognized_hint(self, dashed) or f"; give one of {', '.join(self.commands)}"
         self.exit(2, _one_line(f"{self.prog}: error: {message} (see {self.prog} --help)") + "\n")
 
 
@@ -54,6 +74,30 @@ def _missing_expression_hint(words: Sequence[str]) -> str:
     return ""
 
 
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """``; did you mean X?`` for the choice closest to ``word`` (case aside), or nothing.
+
+    >>> _did_you_mean("drwa", ["demo", "draw"]), _did_you_mean("lr", ["LR", "TB"]), _did_you_mean("gif", ["svg"])
+    ('; did you mean draw?', '; did you mean LR?', '')
+    """
+    by_lower = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
+    return f"; did you mean {by_lower[close[0]]}?" if close else ""
+
+
+def _unrecognized_hint(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
+    """The closest option to the first unknown one (``--heatmp``), or, for words that are not options
+    (an expression the shell split at its spaces), how to keep the expression in one piece."""
+    options = [option for action in parser._actions for option in action.option_strings]
+    for word in extras:
+        hint = _did_you_mean(word.split("=", 1)[0], options) if word.startswith("-") else ""
+        if hint:
+            return hint
+    if parser.prog.endswith(" draw") and not all(word.startswith("-") for word in extras):
+        return "; put the whole expression in quotes, e.g. \"x + 1\""
+    return ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``microgradx`` command.
 
@@ -63,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="microgradx", description="microgradx: autograd from first principles.")
     parser.add_argument("--version", action="version", version=f"microgradx {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    parser.commands = commands.choices
     demo = commands.add_parser(
         "demo", help="train the demo model and write its graph and plots",
         description="Train a model and write what it learned: micrograd's two moons (the default), or the UCI "

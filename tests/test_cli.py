@@ -314,3 +314,49 @@ def test_a_folder_as_output_is_called_a_folder_whatever_the_format(tmp_path: Pat
     result = run("draw", "x*2", "--set", "x=1", "-o", "out", *extra, cwd=tmp_path)
     assert_one_line_error(result, "-o 'out' is a folder", "give the path of a file", "-o 'out/graph.svg'")
     assert "format" not in result.stderr
+
+
+# -- misspellings: the closest correct word, and the help that lists it ----------------------------------
+
+
+def assert_error_line(result: subprocess.CompletedProcess[str], start: str, *words: str) -> str:
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(start), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["draw", "x", "--set", "x=1", "--heatmp"], ["--heatmp; did you mean --heatmap?"]),
+    (["draw", "x", "--set", "x=1", "--ouput=g.svg"], ["--ouput=g.svg; did you mean --output?"]),
+    (["draw", "x", "--set", "x=1", "--zzz"], ["unrecognized arguments: --zzz (see"]),
+    (["draw", "x", "+", "1", "--set", "x=1"], ["+ 1; put the whole expression in quotes"]),
+    (["demo", "--sed", "3"], ["did you mean --seed?"]),
+])
+def test_an_unknown_option_of_a_subcommand_points_to_its_help_and_the_closest_option(
+        tmp_path: Path, args: list[str], words: list[str]) -> None:
+    command = args[0]
+    line = assert_error_line(run(*args, cwd=tmp_path), f"microgradx {command}: error: unrecognized arguments: ",
+                             *words)
+    assert line.endswith(f"(see microgradx {command} --help)")
+
+
+@pytest.mark.parametrize(("args", "start", "hint"), [
+    (["drwa", "x"], "microgradx: error: ", "invalid choice: 'drwa'"),
+    (["dmeo"], "microgradx: error: ", "invalid choice: 'dmeo'"),
+    (["draw", "x", "--set", "x=1", "--format", "sgv"], "microgradx draw: error: ", "invalid choice: 'sgv'"),
+    (["draw", "x", "--set", "x=1", "--rankdir", "lr"], "microgradx draw: error: ", "invalid choice: 'lr'"),
+    (["--verson"], "microgradx: error: ", "required: command"),
+])
+def test_a_misspelt_subcommand_or_choice_gets_did_you_mean(tmp_path: Path, args: list[str], start: str,
+                                                           hint: str) -> None:
+    expected = {"drwa": "draw", "dmeo": "demo", "sgv": "svg", "lr": "LR", "--verson": "--version"}
+    wrong = next(word for word in args if word in expected)
+    assert_error_line(run(*args, cwd=tmp_path), start, hint, f"; did you mean {expected[wrong]}? (see ")
+
+
+def test_no_did_you_mean_when_nothing_is_close(tmp_path: Path) -> None:
+    line = assert_error_line(run("paint", "x", cwd=tmp_path), "microgradx: error: ", "invalid choice: 'paint'")
+    assert "did you mean" not in line
