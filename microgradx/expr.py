@@ -19,6 +19,7 @@ microgradx.expr.ExprError: column 1: only the functions abs, cos, dot, ... can b
 from __future__ import annotations
 
 import ast
+import difflib
 import inspect
 import keyword
 import math
@@ -92,8 +93,7 @@ def parse(text: str) -> ast.Expression:
             warnings.simplefilter("ignore")  # SyntaxWarning, DeprecationWarning: one error is all we say
             return ast.parse(source, mode="eval")
     except SyntaxError as error:
-        detail = "" if error.msg == "invalid syntax" else f" ({error.msg})"
-        message = f"{_where(error.lineno, error.offset)}: invalid syntax{detail}; write e.g. 'tanh(w*x + b)'"
+        message = _syntax_message(text, source, error)
     except UnicodeEncodeError as error:  # a lone surrogate: how Python passes on bytes that are not UTF-8
         message = (f"column {error.start + 1}: {source[error.start]!r} is not a character (bytes that are not "
                    "UTF-8?); write the expression as plain text")
@@ -134,7 +134,7 @@ def evaluate(text: str, variables: Mapping[str, float] | None = None) -> Value:
         except (TypeError, ValueError) as error:
             raise ExprError(f"the value of {name!r}: {error}") from error
     try:
-        result = _Evaluator(text.strip(), leaves).value(tree.body)
+        result = _Evaluator(text, leaves).value(tree.body)
     except RecursionError:
         raise ExprError("the expression is nested too deeply to evaluate") from None
     if isinstance(result, list):
@@ -145,12 +145,14 @@ def evaluate(text: str, variables: Mapping[str, float] | None = None) -> Value:
 class _Evaluator:
     """Evaluates a parsed expression node by node; anything not handled here is refused."""
 
-    def __init__(self, source: str, leaves: dict[str, Value]) -> None:
-        self.source = source
+    def __init__(self, text: str, leaves: dict[str, Value]) -> None:
+        self.text_given = text  # as written: the columns in messages count from its start
+        self.source = text.strip()  # as parsed
         self.leaves = leaves
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
-        raise ExprError(f"{_where(getattr(node, 'lineno', 1), getattr(node, 'col_offset', 0) + 1)}: {message}")
+        where = _where(self.text_given, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
+        raise ExprError(f"{where}: {message}")
 
     def text(self, node: ast.AST) -> str:
         segment = ast.get_source_segment(self.source, node) or type(node).__name__
@@ -197,8 +199,10 @@ class _Evaluator:
             return self.leaves[node.id]
         if node.id in FUNCTIONS:
             return self.fail(node, f"{node.id} is a function; call it, e.g. {node.id}(x)")
-        return self.fail(node, f"unknown name {node.id!r}: not a function, and no value was given for it "
-                               f"(e.g. --set {node.id}=1.0 on the command line)")
+        close = difflib.get_close_matches(node.id, [*self.leaves, *FUNCTIONS], n=1)  # a typo, most likely
+        problem = f"did you mean {close[0]}? Otherwise give it a value" if close else \
+            "not a function, and no value was given for it"
+        return self.fail(node, f"unknown name {node.id!r}: {problem} (e.g. --set {node.id}=1.0 on the command line)")
 
     def math(self, node: ast.AST, operation: Callable[[Any, Any], Any], a: Result, b: Result) -> Result:
         if isinstance(a, list) or isinstance(b, list):
@@ -218,7 +222,9 @@ class _Evaluator:
                                    f"(e.g. tanh(x)); {self.text(node.func)!r} is not one")
         name = node.func.id
         if name not in FUNCTIONS:
-            return self.fail(node, f"unknown function {name!r}; the functions are {_FUNCTION_LIST}")
+            close = difflib.get_close_matches(name, FUNCTIONS, n=1)
+            fix = f"did you mean {close[0]}?" if close else f"the functions are {_FUNCTION_LIST}"
+            return self.fail(node, f"unknown function {name!r}; {fix}")
         if node.keywords:
             return self.fail(node, f"keyword arguments are not supported; pass them in order: {_usage(name)}")
         args: list[Any]
@@ -244,9 +250,43 @@ class _Evaluator:
         return [self.value(item) for item in node.elts]  # an item that is a list is refused by value()
 
 
-def _where(line: int | None, column: int | None) -> str:
-    """``column 3``, or ``line 2, column 3`` in an expression written over several lines (in brackets)."""
-    return f"column {column or 1}" if (line or 1) == 1 else f"line {line}, column {column or 1}"
+def _where(text: str, line: int | None, column: int | None) -> str:
+    r"""``column 3``, or ``line 2, column 3`` in an expression written over several lines (in brackets).
+
+    ``line`` and ``column`` count in ``text.strip()``, which is what is parsed; the place is said in
+    ``text`` as the user wrote it, leading spaces and blank lines included.
+
+    >>> _where("  x + y", 1, 5), _where("\n(x +\n y)", 2, 2)
+    ('column 7', 'line 3, column 2')
+    """
+    line, column = line or 1, column or 1
+    before = text[:len(text) - len(text.lstrip())]  # what strip() took from the start
+    if line == 1:  # the spaces before the first character, on its line
+        column += len(before) - (before.rfind("\n") + 1)
+    line += before.count("\n")
+    return f"column {column}" if line == 1 else f"line {line}, column {column}"
+
+
+def _syntax_message(text: str, source: str, error: SyntaxError) -> str:
+    """Where Python's parser stopped, what it saw there, and what it said.
+
+    Python 3.11 gives column 0 for an error at the end of the text; that is said as the column just
+    after the last character.
+
+    >>> _syntax_message("x**", "x**", SyntaxError("invalid syntax", ("<unknown>", 1, 0, "x**", 1, 0)))
+    "column 4, at the end: the expression stops before it is complete (a number, a name or ')' missing?)"
+    """
+    lines = source.split("\n")
+    if not error.offset or error.offset < 1 or (error.lineno or 1) > len(lines):
+        end = _where(text, len(lines), len(lines[-1]) + 1)
+        return f"{end}, at the end: the expression stops before it is complete (a number, a name or ')' missing?)"
+    line, column = error.lineno or 1, error.offset
+    seen = ""
+    if error.end_lineno == line and error.end_offset and error.end_offset > column:
+        seen = f" at {lines[line - 1][column - 1:error.end_offset - 1]!r}"
+    said = error.msg.removeprefix("invalid syntax").lstrip(". ")  # "invalid syntax. Perhaps you forgot a comma?"
+    detail = f" ({said})" if said else ""
+    return f"{_where(text, line, column)}: invalid syntax{seen}{detail}; write e.g. 'tanh(w*x + b)'"
 
 
 def _reason(error: BaseException) -> str:

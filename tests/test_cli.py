@@ -360,3 +360,35 @@ def test_a_misspelt_subcommand_or_choice_gets_did_you_mean(tmp_path: Path, args:
 def test_no_did_you_mean_when_nothing_is_close(tmp_path: Path) -> None:
     line = assert_error_line(run("paint", "x", cwd=tmp_path), "microgradx: error: ", "invalid choice: 'paint'")
     assert "did you mean" not in line
+
+
+@pytest.mark.parametrize(("expression", "words"), [
+    ("tahn(x)", ["column 1: unknown function 'tahn'; did you mean tanh?"]),
+    ("x + sigmod(x)", ["column 5: unknown function 'sigmod'; did you mean sigmoid?"]),
+    ("foo(x)", ["unknown function 'foo'; the functions are abs, cos, dot", "tanh"]),
+    ("xx * 2", ["column 1: unknown name 'xx': did you mean x?", "--set xx="]),
+])
+def test_a_misspelt_name_gets_did_you_mean_or_the_list(tmp_path: Path, expression: str, words: list[str]) -> None:
+    result = run("draw", expression, "--set", "x=1", "-o", "g.dot", cwd=tmp_path)
+    assert_one_line_error(result, *words)
+    assert ("did you mean" in result.stderr) != ("foo" in expression)
+
+
+@pytest.mark.parametrize(("expression", "words"), [
+    # at the end of the text: Python 3.11 says column 0, which is just after the last character
+    ("x**", ["column 4, at the end: the expression stops before it is complete"]),
+    ("1 + x -", ["column 8, at the end"]),
+    ("  x**", ["column 6, at the end"]),  # counted in the text as written, leading spaces included
+    # in the middle: the column Python gives, and what it found there
+    ("x +* 2", ["column 4: invalid syntax at '*'"]),
+    ("x ** * 2", ["column 6: invalid syntax at '*'"]),
+    ("x $ 2", ["column 3: invalid syntax at '$'"]),
+    ("tanh(x x)", ["column 6: invalid syntax at 'x x' (Perhaps you forgot a comma?)"]),
+    ("x * tanh(x", ["column 9: invalid syntax ('(' was never closed)"]),
+    ("x + 1)", ["column 6: invalid syntax (unmatched ')')"]),
+    ("(x +\n1 +)", ["line 2, column 4: invalid syntax at ')'"]),
+    ("  x + y", ["column 7: unknown name 'y'"]),  # the evaluator's columns count the same way
+])
+def test_syntax_errors_give_the_column_where_python_stopped(tmp_path: Path, expression: str,
+                                                            words: list[str]) -> None:
+    assert_one_line_error(run("draw", expression, "--set", "x=1", "-o", "g.dot", cwd=tmp_path), *words)
