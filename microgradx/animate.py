@@ -183,7 +183,7 @@ class Animation:
 
 def animate_backward(
     root: Value, path: str | Path | None = None, *, rankdir: str | None = None, collapse: str | None = None,
-    interval_ms: int = 1200, max_nodes: int = MAX_NODES,
+    interval_ms: int = 1200, max_nodes: int = MAX_NODES, title: str | None = None,
 ) -> Animation:
     """Animate the backward pass from ``root`` on its graph, with play and step controls.
 
@@ -192,7 +192,8 @@ def animate_backward(
     on the folded drawing (see :func:`microgradx.viz.draw_graph`); without it every op node is a
     step. ``rankdir`` as in ``draw_graph`` (by default "LR", "TB" with ``collapse``).
     ``interval_ms`` is the time per step when playing; ``max_nodes`` caps the drawing's size
-    (:class:`~microgradx.viz.GraphTooLarge` above it). ``.grad`` is left as it was. Raises
+    (:class:`~microgradx.viz.GraphTooLarge` above it). ``title`` heads the page (by default
+    "Backward pass of" the root's label, or of "the output"). ``.grad`` is left as it was. Raises
     ValueError when the root is a leaf (nothing to animate), and ``microgradx.ops.RuleError`` (a
     TypeError) when a node's op has no derivative rule in the table (built by hand, micrograd-style).
 
@@ -222,7 +223,7 @@ def animate_backward(
     grad(root, nodes)  # the engine's own pass first: its errors name the op that fails
     frames = drawing.frames()
     svg = drawing.graph(rankdir, frames).svg()
-    title = f"Backward pass of {root.label or 'the output'}"
+    title = title or f"Backward pass of {root.label or 'the output'}"
     page_html = _page(svg, frames, drawing.initial, title, interval_ms)
     animation = Animation(page_html, len(frames), height=640, still=svg)
     if path is not None:

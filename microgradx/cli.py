@@ -260,7 +260,8 @@ def draw(expression: str, assignments: Sequence[str], output: str | None = None,
     y.backward()
     limit: dict[str, Any] = {} if max_nodes is None else {"max_nodes": max_nodes}
     if kind == "html":
-        animate_backward(y, path, rankdir=rankdir, **limit)
+        title = f"Backward pass of {' '.join(expression.split())}"  # the output's only name is its formula
+        animate_backward(y, path, rankdir=rankdir, title=title, **limit)
     else:
         save(y, path, format=kind, rankdir=rankdir, heatmap=heatmap, **limit)
     grads = ", ".join(f"{name} {fmt(leaves[name].grad)}" for name in values if name in leaves)

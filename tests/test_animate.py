@@ -334,6 +334,7 @@ def _parameters(root: Value) -> list[Value]:
 def test_the_title_names_the_output_when_it_has_no_label() -> None:
     x = Value(0.5, label="x")
     assert "<title>Backward pass of the output</title>" in animate_backward(x * 2).html
+    assert "<title>the doubling</title>" in animate_backward(x * 2, title="the doubling").html
 
 
 @needs_dot

@@ -392,3 +392,11 @@ def test_a_misspelt_name_gets_did_you_mean_or_the_list(tmp_path: Path, expressio
 def test_syntax_errors_give_the_column_where_python_stopped(tmp_path: Path, expression: str,
                                                             words: list[str]) -> None:
     assert_one_line_error(run("draw", expression, "--set", "x=1", "-o", "g.dot", cwd=tmp_path), *words)
+
+
+@needs_dot
+def test_an_animation_is_titled_with_the_expression(tmp_path: Path) -> None:
+    result = run("draw", "tanh(w*x +\n b)", "--set", "x=1", "w=2", "b=0.5", "-o", "a.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "a.html").read_text()
+    assert "<title>Backward pass of tanh(w*x + b)</title>" in page and "<h1>Backward pass of tanh(w*x + b)</h1>" in page
