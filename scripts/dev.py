@@ -14,6 +14,7 @@ reason, where it cannot). Extra arguments after ``test`` go to pytest, after ``l
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import shutil
@@ -117,10 +118,25 @@ def ensure_chromium() -> None:
         "(install Debian's `chromium` package, or set MICROGRADX_CHROMIUM to a Chromium binary)")
 
 
+USAGE = "usage: python3 scripts/dev.py demo | test [pytest arguments] | lab [JupyterLab arguments]"
+
+
+def unknown_task(given: str | None) -> str:
+    """The one line for a missing or unknown task, with the closest task's name when one is close."""
+    if given is None:
+        return f"no task given; {USAGE}"
+    close = difflib.get_close_matches(given, EXTRAS, n=1)
+    guess = f"did you mean {close[0]}? " if close else ""
+    return f"unknown task {given!r}; {guess}{USAGE} (or --help)"
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] in (["-h"], ["--help"]):  # asked for: the usage and what each task does, exit 0
+        print(f"{USAGE}\n{__doc__}")
+        return
     ensure_python()
     if not argv or argv[0] not in EXTRAS:
-        stop("usage: python3 scripts/dev.py demo | test [pytest arguments] | lab [JupyterLab arguments]")
+        stop(unknown_task(argv[0] if argv else None))
     task, rest = argv[0], argv[1:]
     ensure_venv(EXTRAS[task])
     ensure_dot()

@@ -400,3 +400,33 @@ def test_an_animation_is_titled_with_the_expression(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "a.html").read_text()
     assert "<title>Backward pass of tanh(w*x + b)</title>" in page and "<h1>Backward pass of tanh(w*x + b)</h1>" in page
+
+
+# -- scripts/dev.py: --help is a request, not a mistake ----------------------------------------------------
+
+
+def run_dev(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "dev.py"), *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_dev_help_prints_the_usage_and_exits_0(flag: str) -> None:
+    result = run_dev(flag)
+    assert result.returncode == 0 and result.stderr == "", result
+    assert result.stdout.startswith("usage: python3 scripts/dev.py demo | test")
+    assert "cannot continue" not in result.stdout
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["tset"], ["unknown task 'tset'; did you mean test?", "usage: python3 scripts/dev.py"]),
+    (["frob"], ["unknown task 'frob'; usage: python3 scripts/dev.py"]),
+    ([], ["no task given; usage: python3 scripts/dev.py"]),
+])
+def test_dev_with_an_unknown_task_says_so_in_one_line(args: list[str], words: list[str]) -> None:
+    result = run_dev(*args)
+    assert result.returncode == 2 and result.stdout == "", result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("[dev] cannot continue: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
