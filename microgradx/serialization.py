@@ -143,8 +143,11 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
 
 
 def _os_error(kind: type[OSError], number: int, path: Path, problem: str) -> OSError:
-    """The system's error, with its errno, saying what load() could not do and why."""
-    return kind(number, f"cannot load {str(path)!r}: {problem}")
+    """The system's error, with its errno, saying what load() could not do and why (the message
+    whole, as write_atomic's errors are: no ``[Errno 2]`` in front)."""
+    error = kind(f"cannot load {str(path)!r}: {problem}")
+    error.errno = number
+    return error
 
 
 def _check_kind(path: Path, info: os.stat_result) -> None:
