@@ -566,8 +566,7 @@ def _page(svg: str, frames: list[Frame], initial: dict[str, tuple[list[str], boo
     header = header.replace("{{receiving}}", RECEIVING)
     style = _STYLE.replace("CURRENT", CURRENT).replace("RECEIVING", RECEIVING).replace("FLOW", FLOW)
     script = "var DATA = " + json_for_script(data) + ";\n" + _PLAYER.replace("UNKNOWN", UNKNOWN)
-    return page(svg, title=title, header=header, style=style, script=script,
-                hint="drag to pan · scroll or +/− to zoom · 0 fits · ← → step · space plays")
+    return page(svg, title=title, header=header, style=style, script=script, keys=["← → step", "space plays"])
 
 
 _HEADER = """<h1>{{title}}</h1>

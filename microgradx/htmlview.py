@@ -27,13 +27,14 @@ import html
 import itertools
 import json
 import re
+from collections.abc import Sequence
 
-__all__ = ["FRAMED_TEXT_PX", "PAGE_TEXT_PX", "natural_size", "notebook_html", "page", "svg_inline"]
+__all__ = ["FRAMED_TEXT_PX", "PAGE_TEXT_PX", "hint", "natural_size", "notebook_html", "page", "svg_inline"]
 
 INK, PAPER = "#111827", "#ffffff"  # text and background: light in every theme, as a printed figure
 PT_TO_PX = 4 / 3  # Graphviz measures in points (1/72 in), CSS pixels are 1/96 in
 PAGE_TEXT_PX = 13  # the text height the pages zoom to, at least, when they show a node (12 px is the floor)
-FRAMED_TEXT_PX = 12  # a node is framed with the nodes it acts on when their text stays this high
+FRAMED_TEXT_PX = 12  # the whole drawing, or a node with the nodes it acts on, is framed when its text stays this high
 _ids = itertools.count()
 
 
@@ -125,9 +126,35 @@ _SWAP = """<script>(function () {
 })();</script>"""
 
 
+ZOOMED = "zoomed in to read"  # what the hint says first while the view shows a part of the drawing
+
+
+def hint(keys: Sequence[str] = (), *, embedded: bool = False, zoomed: bool = False) -> str:
+    """The line under a page's drawing that says how to move around it, in one wording for every page:
+    ``keys`` are the page's own (an animation's steps); ``embedded``: in a notebook's iframe, where the
+    wheel scrolls the notebook unless Ctrl is held; ``zoomed``: the view shows a part of the drawing,
+    so the way to see it all comes first.
+
+    >>> hint()
+    'drag to pan · scroll or +/− to zoom · 0 or “fit” to see it all'
+    >>> hint(["space plays"], embedded=True, zoomed=True)
+    'zoomed in to read · 0 or “fit” to see it all · drag to pan · Ctrl + scroll or +/− to zoom · space plays'
+    """
+    move = ["drag to pan", ("Ctrl + scroll" if embedded else "scroll") + " or +/− to zoom"]
+    see_all = "0 or “fit” to see it all"
+    return " · ".join([ZOOMED, see_all, *move, *keys] if zoomed else [*move, see_all, *keys])
+
+
 def page(svg: str, *, title: str, header: str = "", style: str = "", script: str = "",
-         hint: str = "drag to pan · scroll or +/− to zoom · 0 or “fit” to see it all") -> str:
+         keys: Sequence[str] = (), start: Sequence[str] = ()) -> str:
     """A standalone page: ``header`` (HTML) above the drawing, which fills the rest of the window.
+
+    The page opens on the whole drawing when, fitted to the window, its text stays at least
+    :data:`FRAMED_TEXT_PX` pixels high; else, as map viewers and Netron do, at the scale where the text is
+    :data:`PAGE_TEXT_PX` pixels high, on the nodes named ``start`` (Graphviz's node names: the
+    graph's output end), and the hint under the drawing says that "fit" shows it all (see
+    :func:`hint`; ``keys`` adds the page's own keys to it). In a notebook's iframe the same holds
+    for the iframe's size.
 
     The drawing pans and zooms; ``script`` runs after the pan-and-zoom object ``view`` exists
     (``view.fit()``; ``view.onchange(f)``: call ``f()`` after every pan or zoom;
@@ -144,12 +171,22 @@ def page(svg: str, *, title: str, header: str = "", style: str = "", script: str
         "header": header,
         "style": style,
         "svg": svg_inline(svg),
-        "hint": html.escape(hint, quote=False),
-        "panzoom": _PANZOOM.replace("PAGE_TEXT_PX", str(PAGE_TEXT_PX)).replace("FRAMED_TEXT_PX", str(FRAMED_TEXT_PX)),
+        "hint": html.escape(hint(keys), quote=False),
+        "panzoom": _PANZOOM.replace("PAGE_TEXT_PX", str(PAGE_TEXT_PX)).replace("FRAMED_TEXT_PX", str(FRAMED_TEXT_PX))
+                           .replace("HINTS", json_for_script(_hints(keys)))
+                           .replace("START", json_for_script(list(start))),
         "script": script,
     }
     # One pass with a function: text put in (labels in the SVG) is never scanned for {{...}} again.
     return re.sub(r"\{\{(\w+)\}\}", lambda m: fields[m.group(1)], _PAGE)
+
+
+def _hints(keys: Sequence[str]) -> dict[str, object]:
+    """The hint's wordings for the page's script to choose from: in a page or an iframe, the whole
+    drawing in view or a part (then "zoomed in to read", set in bold, and the rest)."""
+    return {"zoomed": ZOOMED, **{where: [hint(keys, embedded=where == "embedded"),
+                                         hint(keys, embedded=where == "embedded", zoomed=True).removeprefix(ZOOMED)]
+                                 for where in ("page", "embedded")}}
 
 
 def json_for_script(data: object) -> str:
@@ -181,6 +218,7 @@ _PAGE = """<!DOCTYPE html>
   #zoom { position: absolute; right: .6em; top: .6em; display: flex; gap: .3em; }
   #hint { position: absolute; left: .6em; bottom: .4em; margin: 0; font-size: .8em; color: #4b5563;
           background: rgba(255, 255, 255, .85); padding: .1em .4em; border-radius: 3px; }
+  #hint.zoomed { color: #111827; }
 {{style}}
 </style>
 </head>
@@ -214,9 +252,18 @@ _PANZOOM = r"""var view = (function () {
   svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
   function size() { return { w: stage.clientWidth || 1, h: stage.clientHeight || 1 }; }
   var watchers = [];  // called after every change of the view (onchange)
+  var hint = document.getElementById("hint"), hints = HINTS, zoomed = null;
   function apply() {
     var z = size(), w = z.w / state.s, h = z.h / state.s;
     svg.setAttribute("viewBox", [state.cx - w / 2, state.cy - h / 2, w, h].join(" "));
+    var part = state.s > fitScale(whole.w, whole.h) * 1.02;  // zoomed in past "fit": say so, and how to see it all
+    if (part !== zoomed) {
+      zoomed = part;
+      var words = hints[embedded ? "embedded" : "page"], bold = document.createElement("b");
+      bold.textContent = hints.zoomed;
+      hint.replaceChildren.apply(hint, part ? [bold, words[1]] : [words[0]]);
+      hint.classList.toggle("zoomed", part);
+    }
     watchers.forEach(function (f) { f(); });
   }
   function clampScale(s) { return Math.max(0.02, Math.min(s, 8)); }
@@ -241,6 +288,23 @@ _PANZOOM = r"""var view = (function () {
     go({ cx: whole.x + whole.w / 2, cy: whole.y + whole.h / 2, s: fitScale(whole.w, whole.h) }, ms);
   }
   function readable() { return minText / textUnits; }
+  function framed() { return minFramed / textUnits; }
+  function fits() { return fitScale(whole.w, whole.h) >= framed(); }  // all of it, its text still readable
+  // The centre along one axis nearest `want` that keeps a screen `span` long on the drawing [lo, lo + len].
+  function within(lo, len, want, span) {
+    return span >= len ? lo + len / 2 : Math.max(lo + span / 2, Math.min(lo + len - span / 2, want));
+  }
+  // How the page opens: all of the drawing when it fits readably; else its text readable, on `focus`
+  // (the output end, where the story is), the screen kept on the drawing and the focus on the screen.
+  function open(focus) {
+    fit(0);
+    if (!focus.length) { return; }  // nothing named to open on: all of it
+    placed = function () { open(focus); };  // redone when the window (or a notebook's iframe) gets its size
+    if (fits() || !stage.clientWidth) { return; }
+    var f = bounds(focus), z = size(), s = readable(), w = z.w / s, h = z.h / s;
+    go({ cx: slide(f.x, f.w, within(whole.x, whole.w, f.x + f.w / 2, w), w),
+         cy: slide(f.y, f.h, within(whole.y, whole.h, f.y + f.h / 2, h), h), s: s }, 0);
+  }
   function toDrawing(px, py) {  // a point on the screen, in the drawing's coordinates
     var r = stage.getBoundingClientRect(), z = size();
     return { x: state.cx + (px - r.left - z.w / 2) / state.s, y: state.cy + (py - r.top - z.h / 2) / state.s };
@@ -267,7 +331,6 @@ _PANZOOM = r"""var view = (function () {
     return b.x >= state.cx - w / 2 && b.x + b.w <= state.cx + w / 2 &&
            b.y >= state.cy - h / 2 && b.y + b.h <= state.cy + h / 2;
   }
-  function framed() { return minFramed / textUnits; }
   // The centre along one axis nearest `want` that keeps [lo, lo + len] on a screen `span` long (with a margin).
   function slide(lo, len, want, span) {
     var least = lo + len + span * 0.03 - span / 2, most = lo - span * 0.03 + span / 2;
@@ -277,8 +340,9 @@ _PANZOOM = r"""var view = (function () {
   // stays at least minFramed px high; else the focus readable, the view slid as far toward the context as
   // keeps the focus on screen.
   function show(focus, context, ms) {
+    if (fits()) { fit(ms); }  // it all fits, readably: no need to move
     placed = function () { show(focus, context, 0); };
-    if (fitScale(whole.w, whole.h) >= readable()) { fit(ms); return; }  // it all fits, readably: no need to move
+    if (fits()) { return; }
     var f = bounds(focus), c = context && context.length ? bounds(context) : f;
     var both = context && context.length ? bounds(focus.concat(context)) : f, together = fitScale(both.w, both.h);
     if (together >= framed()) {
@@ -326,11 +390,15 @@ _PANZOOM = r"""var view = (function () {
     else { return; }
     e.preventDefault();
   });
-  if (embedded) { document.getElementById("hint").textContent = "drag to pan · Ctrl + scroll or +/− to zoom · 0 fits"; }
   function resized() { if (placed) { placed(); } else { apply(); } }
   window.addEventListener("resize", resized);
   if (window.ResizeObserver) { new ResizeObserver(resized).observe(stage); }  // an iframe laid out late
-  fit(0);
+  open(START.map(function (name) {  // the nodes named `start`, by their <title> (Graphviz's node name)
+    return Array.prototype.find.call(svg.querySelectorAll("g.node"), function (g) {
+      var t = g.querySelector("title");
+      return t && t.textContent === name;
+    });
+  }).filter(Boolean));
   return { fit: fit, show: show, scale: function () { return state.s; }, readable: readable, zoomAt: zoomAt,
            onchange: function (f) { watchers.push(f); } };
 })();"""

@@ -106,6 +106,7 @@ class Graph(graphviz.Digraph):
 
     view = "auto"
     title = "Computation graph"
+    start: tuple[str, ...] = ()  # the nodes (by name) the pan-and-zoom page opens on when it cannot show it all
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -145,7 +146,7 @@ class Graph(graphviz.Digraph):
 
     def page(self) -> str:
         """The standalone pan-and-zoom page of the drawing (what ``save(graph, "g.html")`` writes)."""
-        return page(self.svg(), title=self.title, header=f"<h1>{html_text(self.title)}</h1>")
+        return page(self.svg(), title=self.title, header=f"<h1>{html_text(self.title)}</h1>", start=self.start)
 
     def _repr_mimebundle_(self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
                           **_: Any) -> dict[str, Any]:
@@ -466,6 +467,9 @@ def draw_graph(
                   node_attr={"fontname": FONT}, edge_attr=EDGE)
     graph.view = view
     graph.title = f"Graph of {root.label or 'the output'}"
+    last = len(nodes) - 1  # the root: the output end, where a page too big to read whole opens
+    root_part = folding.part_of[last] if folding else -1
+    graph.start = (f"p{root_part}",) if root_part >= 0 else (f"v{last}", f"op{last}")
     stats = _part_stats(folding, nodes) if folding else []
     magnitudes: list[float] = []
     if heatmap:  # the colours span what is coloured: each Value, or each folded node's max |grad|

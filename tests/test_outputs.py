@@ -15,7 +15,7 @@ from microgradx import Value, losses
 from microgradx.animate import animate_backward
 from microgradx.data import make_moons
 from microgradx.gradcheck import check
-from microgradx.htmlview import natural_size, notebook_html
+from microgradx.htmlview import hint, natural_size, notebook_html
 from microgradx.nn import MLP
 from microgradx.viz import draw_graph, save
 
@@ -206,10 +206,26 @@ def test_the_fitted_picture_scales_down_never_up_and_a_click_shows_its_natural_s
     page.close()
 
 
+# Where the drawing is on the stage, the text height of the nodes named (their smallest), and the hint.
+VIEW = """(names) => {
+  const stage = document.getElementById("stage").getBoundingClientRect();
+  const r = document.querySelector("#stage svg g.graph").getBoundingClientRect();
+  const nodes = Array.from(document.querySelectorAll("#stage svg g.node"))
+    .filter(g => names.includes(g.querySelector("title").textContent));
+  const texts = nodes.flatMap(g => Array.from(g.querySelectorAll("text"), t => t.getBoundingClientRect()));
+  const inside = b => b.left >= stage.left && b.right <= stage.right && b.top >= stage.top && b.bottom <= stage.bottom;
+  return { left: r.left - stage.left, right: stage.right - r.right, top: r.top - stage.top,
+           bottom: stage.bottom - r.bottom, width: r.width, all: inside(r), found: nodes.length,
+           text: Math.min(...texts.map(b => b.height)), shown: texts.every(inside),
+           hint: document.getElementById("hint").textContent };
+}"""
+
+
 @needs_dot
 @pytest.mark.browser
 def test_the_pan_and_zoom_page_of_a_large_graph(browser: Any, tmp_path: Path) -> None:
-    path = save(draw_graph(moons_loss(), collapse="neuron", heatmap=True), tmp_path / "moons.html")
+    graph = draw_graph(moons_loss(), collapse="neuron", heatmap=True)
+    path = save(graph, tmp_path / "moons.html")
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     problems: list[str] = []
     requests: list[str] = []
@@ -218,33 +234,74 @@ def test_the_pan_and_zoom_page_of_a_large_graph(browser: Any, tmp_path: Path) ->
     page.on("request", lambda r: requests.append(r.url))
     page.goto(path.as_uri())
 
-    def drawing() -> dict[str, float]:
-        return page.evaluate("""() => { const r = document.querySelector("#stage svg g.graph").getBoundingClientRect();
-                                        const s = document.getElementById("stage").getBoundingClientRect();
-                                        return {left: r.left - s.left, right: s.right - r.right, top: r.top - s.top,
-                                                bottom: s.bottom - r.bottom, width: r.width}; }""")
+    def view() -> dict[str, Any]:
+        return page.evaluate(VIEW, list(graph.start))  # type: ignore[no-any-return]
 
-    start = drawing()
-    assert min(start["left"], start["right"], start["top"], start["bottom"]) >= 0  # it opens showing it all
-    text = "() => document.querySelector('#stage svg g.node text').getBoundingClientRect().height"
-    assert page.evaluate(text) < 12  # too small to read at that size: hence the page
+    # Fitted, its text would be about 4 px high: it opens readable, on the output (the root), and says so.
+    start = view()
+    assert start["found"] == 1 and start["shown"] and 12 <= start["text"] < 16, start
+    assert not start["all"] and start["hint"].startswith("zoomed in to read · 0 or “fit” to see it all"), start
+    page.click("#fit")  # "fit" shows it all, too small to read: that is what the opening spared the reader
+    page.wait_for_timeout(400)
+    fitted = view()
+    assert fitted["all"] and fitted["text"] < 12 and fitted["hint"].startswith("drag to pan"), fitted
     for _ in range(4):
         page.keyboard.press("+")
-    assert page.evaluate(text) >= 12 and drawing()["width"] > start["width"] * 3
+    assert view()["text"] >= 12 and view()["width"] > fitted["width"] * 3
     page.mouse.move(600, 500)
     page.mouse.down()
     page.mouse.move(300, 300, steps=4)
     page.mouse.up()
-    moved = drawing()
+    moved = view()
     page.mouse.wheel(0, 300)  # zooms out about the pointer
-    assert drawing()["width"] < moved["width"]
+    assert view()["width"] < moved["width"]
     page.dblclick("#stage", position={"x": 400, "y": 400})
-    page.keyboard.press("0")
+    page.keyboard.press("0")  # and so does 0
     page.wait_for_timeout(400)
-    again = drawing()
-    assert min(again["left"], again["right"], again["top"], again["bottom"]) >= 0
+    assert view()["all"]
     assert problems == [] and requests == [path.as_uri()]
     page.close()
+
+
+@needs_dot
+@pytest.mark.browser
+def test_a_graph_readable_whole_opens_fitted(browser: Any, tmp_path: Path) -> None:
+    graph = draw_graph(readme_neuron())
+    path = save(graph, tmp_path / "neuron.html")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(path.as_uri())
+    seen = page.evaluate(VIEW, list(graph.start))
+    assert seen["all"] and seen["found"] == 2 and seen["text"] >= 12 and seen["hint"].startswith("drag to pan")
+    assert seen["width"] > 1280 * 0.9  # as large as fits
+    page.close()
+
+
+@needs_dot
+@pytest.mark.browser
+@pytest.mark.parametrize("rankdir", ["TB", "LR"])
+def test_the_interactive_view_in_a_notebook_opens_readable_on_the_output(browser: Any, tmp_path: Path,
+                                                                        rankdir: str) -> None:
+    graph = draw_graph(moons_loss(), collapse="neuron", rankdir=rankdir, view="interactive")
+    page = show_in_dark_notebook(browser, graph._repr_mimebundle_()["text/html"], tmp_path, "opens")
+    frame = page.frame_locator("#out iframe")
+    frame.locator("#stage svg").wait_for()
+    inner = next(f for f in page.frames if f != page.main_frame)
+    seen = inner.evaluate(VIEW, list(graph.start))
+    assert seen["found"] == 1 and seen["shown"] and seen["text"] >= 12 and not seen["all"], seen
+    assert seen["hint"].startswith("zoomed in to read · 0 or “fit” to see it all"), seen
+    assert "Ctrl + scroll" in seen["hint"]  # in a notebook the wheel scrolls the notebook
+    inner.press("#stage", "0")
+    page.wait_for_timeout(400)
+    assert inner.evaluate(VIEW, list(graph.start))["all"]
+    page.close()
+
+
+def test_both_pages_say_how_to_move_around_in_the_same_words() -> None:
+    words = "drag to pan · scroll or +/− to zoom · 0 or “fit” to see it all"
+    assert hint() == words
+    animation = animate_backward(readme_neuron()).html
+    assert f'<p id="hint">{words} · ← → step · space plays</p>' in animation
+    assert "0 fits" not in animation
 
 
 @needs_dot
