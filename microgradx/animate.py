@@ -9,7 +9,7 @@ until reached, italic while a partial sum). The page replays those changes on th
 its size grows with nodes + steps, not nodes x steps. It follows the active node, panning and
 zooming so that its text stays readable: framed with its inputs when their text can stay at least
 12 px high, else slid toward them, with a button at the window's edge pointing to those out of
-view. The reader can pan and zoom by hand. With
+view (where along the edge it covers no part of the drawing). The reader can pan and zoom by hand. With
 ``collapse="neuron"`` or ``"layer"`` a whole model steps neuron by neuron or layer by layer, on the
 folded drawing of :func:`microgradx.viz.draw_graph`. The page needs no network: its SVG, style
 and script are inline. In Jupyter the returned :class:`Animation` shows itself.
@@ -651,12 +651,44 @@ _PLAYER = r"""(function () {
     point();
   }
   // Where the view cannot show them too, a button at the stage's edge points toward the nodes receiving
-  // the gradient, and takes the view there.
+  // the gradient, and takes the view there. It slides along the edge to a spot where it covers no part of
+  // the drawing (a node, an edge, its arrow or label) and none of the page's controls.
   var stage = document.getElementById("stage"), elsewhere = document.createElement("button");
   var ARROWS = ["\u2192", "\u2198", "\u2193", "\u2199", "\u2190", "\u2196", "\u2191", "\u2197"];
   elsewhere.id = "elsewhere";
   elsewhere.hidden = true;
   stage.appendChild(elsewhere);
+  var drawing = stage.querySelector("svg g.graph"), lines = [];  // points along the edges, in the drawing's units
+  stage.querySelectorAll("svg g.edge > path").forEach(function (path) {
+    var length = path.getTotalLength();
+    for (var d = 0; d <= length; d += 6) { lines.push(path.getPointAtLength(d)); }
+  });
+  // What the button must not cover, in client pixels: the drawing's nodes, arrows, labels and edges, and the controls.
+  // Only those in the band along the stage's edges where it can go (`band` pixels wide) matter.
+  function obstacles(box, band) {
+    function inBand(x0, y0, x1, y1) {
+      return x1 > box.left && x0 < box.right && y1 > box.top && y0 < box.bottom &&
+        (x0 < box.left + band || x1 > box.right - band || y0 < box.top + band || y1 > box.bottom - band);
+    }
+    var boxes = Array.prototype.map.call(stage.querySelectorAll(
+      "svg g.node, svg g.edge > polygon, svg g.edge > text, svg g.cluster > text, #zoom, #hint"),
+      function (el) { return el.getBoundingClientRect(); }).filter(function (b) {
+      return inBand(b.left, b.top, b.right, b.bottom);
+    });
+    var m = drawing.getScreenCTM();
+    var points = lines.map(function (p) { return [m.a * p.x + m.c * p.y + m.e, m.b * p.x + m.d * p.y + m.f]; });
+    return { boxes: boxes, points: points.filter(function (p) { return inBand(p[0], p[1], p[0], p[1]); }) };
+  }
+  function covered(r, seen) {  // how much of them a box would cover (an edge's point counts as a little area)
+    var grow = 4, x0 = r.left - grow, x1 = r.right + grow, y0 = r.top - grow, y1 = r.bottom + grow, n = 0;
+    seen.boxes.forEach(function (b) {
+      n += Math.max(0, Math.min(x1, b.right) - Math.max(x0, b.left)) *
+           Math.max(0, Math.min(y1, b.bottom) - Math.max(y0, b.top));
+    });
+    seen.points.forEach(function (p) { if (p[0] > x0 && p[0] < x1 && p[1] > y0 && p[1] < y1) { n += 20; } });
+    return n;
+  }
+  function arrow(x, y) { return ARROWS[(Math.round(Math.atan2(y, x) / (Math.PI / 4)) + 8) % 8]; }
   function receivers() { return frames[current].inputs.map(function (id) { return units[id].g; }); }
   function point() {
     var box = stage.getBoundingClientRect(), x = 0, y = 0;
@@ -665,20 +697,44 @@ _PLAYER = r"""(function () {
     });
     elsewhere.hidden = away.length === 0;
     if (!away.length) { return; }
-    away.forEach(function (r) {  // their centre
-      x += (r.left + r.right) / 2 / away.length;
-      y += (r.top + r.bottom) / 2 / away.length;
+    away.forEach(function (r) {  // their centre, from the stage's top left corner
+      x += ((r.left + r.right) / 2 - box.left) / away.length;
+      y += ((r.top + r.bottom) / 2 - box.top) / away.length;
     });
-    var angle = Math.atan2(y - box.top - box.height / 2, x - box.left - box.width / 2);
     var all = frames[current].inputs.length;
-    elsewhere.textContent = ARROWS[(Math.round(angle / (Math.PI / 4)) + 8) % 8] + " " +
-      (away.length === all ? (all === 1 ? "its input" : "its " + all + " inputs") : away.length + " of its inputs");
+    var words = away.length === all ? (all === 1 ? "its input" : "its " + all + " inputs")
+      : away.length + " of its inputs";
+    elsewhere.textContent = arrow(x - box.width / 2, y - box.height / 2) + " " + words;
     elsewhere.title = "bring them into view";
-    var w = elsewhere.offsetWidth / 2 + 8, h = elsewhere.offsetHeight / 2 + 8;  // inside the stage, all of it
+    // The places for its centre: a loop around the stage, inside it by half the button and a margin.
+    var w = elsewhere.offsetWidth / 2 + 8, h = elsewhere.offsetHeight / 2 + 8;
+    var across = Math.max(0, box.width - 2 * w), down = Math.max(0, box.height - 2 * h), loop = 2 * (across + down);
+    function at(t) {  // the place t pixels along the loop, clockwise from the top left
+      t = ((t % loop) + loop) % loop;
+      if (t < across) { return [w + t, h]; }
+      if ((t -= across) < down) { return [w + across, h + t]; }
+      if ((t -= down) < across) { return [w + across - t, h + down]; }
+      return [w, h + down - (t - across)];
+    }
+    // Start where the line from the middle toward them leaves the stage; look both ways, up to a quarter round.
+    var angle = Math.atan2(y - box.height / 2, x - box.width / 2);
     var reach = Math.min(Math.abs((box.width / 2 - w) / (Math.cos(angle) || 1e-9)),
                          Math.abs((box.height / 2 - h) / (Math.sin(angle) || 1e-9)));
-    elsewhere.style.left = (box.width / 2 + reach * Math.cos(angle)) + "px";
-    elsewhere.style.top = (box.height / 2 + reach * Math.sin(angle)) + "px";
+    var ex = box.width / 2 + reach * Math.cos(angle) - w, ey = box.height / 2 + reach * Math.sin(angle) - h;
+    var start = ey <= 0.5 ? ex : ex >= across - 0.5 ? across + ey : ey >= down - 0.5 ? across + down + across - ex
+      : 2 * across + down + down - ey;
+    var best = null, least = Infinity, half = elsewhere.offsetWidth / 2, tall = elsewhere.offsetHeight / 2;
+    var seen = obstacles(box, 2 * (w + h));
+    for (var k = 0; k <= loop / 4 && least > 0; k += 6) {
+      [start + k, start - k].forEach(function (t) {
+        var c = at(t), cost = covered({ left: box.left + c[0] - half, right: box.left + c[0] + half,
+                                        top: box.top + c[1] - tall, bottom: box.top + c[1] + tall }, seen);
+        if (cost < least) { least = cost; best = c; }
+      });
+    }
+    elsewhere.style.left = best[0] + "px";
+    elsewhere.style.top = best[1] + "px";
+    elsewhere.textContent = arrow(x - best[0], y - best[1]) + " " + words;  // from where it is, toward them
   }
   view.onchange(point);
   elsewhere.addEventListener("click", function () { pause(); view.show(receivers(), [], 300); });

@@ -577,3 +577,34 @@ def test_any_rankdir_fits_in_the_frame(browser: Any, tmp_path: Path, rankdir: st
     }""")
     assert inside
     watched.close()
+
+
+COVERED = """() => {
+  const button = document.getElementById("elsewhere"), b = button.getBoundingClientRect();
+  const overlaps = r => r.left < b.right && r.right > b.left && r.top < b.bottom && r.bottom > b.top;
+  const parts = Array.from(document.querySelectorAll(
+    "#stage svg g.node, #stage svg g.edge > polygon, #stage svg g.edge > text, #zoom, #hint"));
+  return { shown: !button.hidden, text: button.textContent,
+           covers: parts.filter(el => overlaps(el.getBoundingClientRect())).map(el => el.id || el.tagName) };
+}"""
+
+
+@needs_dot
+@pytest.mark.browser
+def test_the_button_toward_inputs_out_of_view_covers_no_part_of_the_drawing(browser: Any, tmp_path: Path) -> None:
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.88, label="b")  # the demo's backprop.html
+    y = (x * w + b).tanh()
+    animate_backward(y, tmp_path / "backprop.html")
+    watched = Watched(browser, (tmp_path / "backprop.html").as_uri())
+    page = watched.page
+    page.click("#last")  # the product passes its gradient to x and w, at the drawing's left end
+    page.wait_for_timeout(340)
+    shown = 0
+    for _ in range(4):  # zoomed in about the middle, x and w leave the view, then the product's op node
+        page.click("#zoom-in")
+        seen = page.evaluate(COVERED)
+        if seen["shown"]:
+            shown += 1
+            assert seen["covers"] == [] and "its 2 inputs" in seen["text"], seen
+    assert shown >= 2
+    watched.close()
