@@ -24,7 +24,7 @@ and script are inline. In Jupyter the returned :class:`Animation` shows itself.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -321,15 +321,13 @@ class _FullDrawing(_Drawing):
         return frames
 
     def graph(self, rankdir: str, frames: list[Frame]) -> Graph:
-        widths = _widths(self.initial, frames)
-        first = frames[0]
-        state = {**self.initial, **first.texts}
-        graph = _blank_graph(rankdir)
+        first, graph = frames[0], _blank_graph(rankdir)
+        cells_of = _first_frame_cells(self.initial, frames)
 
         def add(target: Any, v: Value, title: str) -> None:
             i = self.index[v]
             unit = f"v{i}"
-            mark, cells = _first_frame_cells(unit, first, state, widths)
+            mark, cells = cells_of(unit)
             label = _box(title, [f"data {fmt(v.data)}"], cells, False, mark, False)
             target.node(unit, label, _attributes=viz.VALUE_NODE, id=unit, **{"class": f"value {mark}".strip()})
             if v._prev:
@@ -486,14 +484,12 @@ class _FoldedDrawing(_Drawing):
         return frames
 
     def graph(self, rankdir: str, frames: list[Frame]) -> Graph:
-        widths = _widths(self.initial, frames)
-        first = frames[0]
-        state = {**self.initial, **first.texts}
-        graph = _blank_graph(rankdir)
+        first, graph = frames[0], _blank_graph(rankdir)
+        cells_of = _first_frame_cells(self.initial, frames)
 
         def add(target: Any, k: int, name: str) -> None:
             part, unit = self.folding.parts[k], f"p{k}"
-            mark, cells = _first_frame_cells(unit, first, state, widths)
+            mark, cells = cells_of(unit)
             label = _box(viz.part_title(part, name), viz.part_rows(part, self.nodes), cells, True, mark,
                          part.kind == "op")
             target.node(unit, label, _attributes=viz.VALUE_NODE, id=unit, **{"class": f"value {mark}".strip()})
@@ -526,12 +522,19 @@ def _listed(items: list[str], most: int = 5) -> str:
     return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
 
 
-def _first_frame_cells(unit: str, first: Frame, state: dict[str, tuple[list[str], bool]],
-                       widths: dict[str, int]) -> tuple[str, list[str]]:
-    """How the drawing (the first frame) marks a unit (current, receiving or neither) and its grad cells."""
-    texts, partial = state[unit]
-    mark = "current" if unit == first.node else "receiving" if unit in first.inputs else ""
-    return mark, [_grad_cell(t, partial, widths[unit]) for t in texts]
+def _first_frame_cells(initial: dict[str, tuple[list[str], bool]],
+                       frames: list[Frame]) -> Callable[[str], tuple[str, list[str]]]:
+    """How the drawing (the first frame) shows a unit: its mark (current, receiving or neither) and
+    its grad cells, each as wide as the unit's widest text in any frame."""
+    widths, first = _widths(initial, frames), frames[0]
+    state = {**initial, **first.texts}
+
+    def cells_of(unit: str) -> tuple[str, list[str]]:
+        texts, partial = state[unit]
+        mark = "current" if unit == first.node else "receiving" if unit in first.inputs else ""
+        return mark, [_grad_cell(t, partial, widths[unit]) for t in texts]
+
+    return cells_of
 
 
 def _blank_graph(rankdir: str) -> Graph:
