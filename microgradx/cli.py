@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -202,6 +203,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     wrote ...g.dot: 2 * x = 6.0000; gradients: x 2.0000
     0
     """
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # the reader stopped early (``microgradx --help | head -1``): not an error of ours
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """Quiet exit once stdout's reader has gone, as Python's docs advise for SIGPIPE: anything still
+    buffered for stdout goes to the null device, so the interpreter's exit does not fail on it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         from .demo import run_demo, run_digits_demo
@@ -218,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             _say(draw(args.expression, args.values, args.output, args.format, args.rankdir, args.heatmap,
                       args.max_nodes), sys.stdout)
+        except BrokenPipeError:  # the drawing is written; only the line about it found no reader
+            raise
         except (ValueError, OSError, GraphvizNotFound) as error:  # ExprError, GraphTooLarge are ValueErrors
             if isinstance(error, GraphTooLarge):  # its advice is written for Python: say it the shell's way
                 return _fail("draw", ValueError(f"{error} (here: --max-nodes N)"))

@@ -132,7 +132,10 @@ def unknown_task(given: str | None) -> str:
 
 def main(argv: list[str]) -> None:
     if argv[:1] in (["-h"], ["--help"]):  # asked for: the usage and what each task does, exit 0
-        print(f"{USAGE}\n{__doc__}")
+        try:
+            print(f"{USAGE}\n{__doc__}", flush=True)
+        except BrokenPipeError:  # read by `| head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     ensure_python()
     if not argv or argv[0] not in EXTRAS:

@@ -430,3 +430,22 @@ def test_dev_with_an_unknown_task_says_so_in_one_line(args: list[str], words: li
     assert len(lines) == 1 and lines[0].startswith("[dev] cannot continue: "), result.stderr
     for word in words:
         assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize("args", [("--help",), ("draw", "--help"), ("draw", "x * 2", "--set", "x=1", "-o", "g.dot")])
+def test_a_reader_that_leaves_early_is_no_error(tmp_path: Path, args: tuple[str, ...]) -> None:
+    # `microgradx ... | head -0`: the pipe's reader has gone before anything is written
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "microgradx", *args], cwd=tmp_path, stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, timeout=120,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""  # no traceback, no "error: [Errno 32] Broken pipe"
+    if "-o" in args:
+        assert result.returncode == 1  # as Python's docs advise where stdout's reader has gone
+        assert (tmp_path / "g.dot").read_text().startswith("digraph")  # the work itself was done
+    else:  # the help goes out at exit, in one buffered write that fails quietly
+        assert result.returncode in (0, 1)
