@@ -190,6 +190,10 @@ def fit(
     cross-entropy reach the compiled loss as one-hot rows. Errors in the targets (a hinge label of
     0) are found before the first step, as on the scalar path.
 
+    Ctrl-C ends training after the current step and returns the History (``interrupted`` set). An
+    exception raised by a step propagates with the History of the completed steps as its
+    ``.history`` attribute (on Python 3.11+ a note under the traceback says so).
+
     >>> from microgradx.nn import MLP
     >>> from microgradx.optim import SGD
     >>> from microgradx.data import make_blobs
@@ -219,49 +223,64 @@ def fit(
     history = History()
     # The bar counts steps, as the Ctrl-C message does: an interrupted epoch shows as far as it went.
     bar = progress_bar(range(steps), desc="fit", unit="step", disable=not progress)  # moved by bar.update()
-    with _StopOnInterrupt() as stop, bar:
-        for epoch in range(epochs):
-            total = right = 0.0
-            seen = 0
-            for X_batch, y_batch in minibatches(X, y, batch_size, shuffle, rng):
-                if stop.requested:  # Ctrl-C came during the last step, which has completed
-                    break
-                if compiled is not None:
-                    value = compiled.loss(X_batch, compiled.targets(y_batch))
-                    if accuracy_fn is not None:  # the outputs before this step's update, as below
-                        right += compiled.right(X_batch, y_batch, accuracy_fn)
-                else:
-                    preds = [model(x) for x in X_batch]
-                    targets = y_batch.tolist()
-                    value = loss_fn(preds, targets)
-                    if l2:
-                        value = value + l2 * losses.l2(params)
+    try:  # nothing the user trained is lost: should a step fail, the completed steps ride on the error
+        with _StopOnInterrupt() as stop, bar:
+            for epoch in range(epochs):
+                total = right = 0.0
+                seen = 0
+                for X_batch, y_batch in minibatches(X, y, batch_size, shuffle, rng):
+                    if stop.requested:  # Ctrl-C came during the last step, which has completed
+                        break
+                    if compiled is not None:
+                        value = compiled.loss(X_batch, compiled.targets(y_batch))
+                        if accuracy_fn is not None:  # the outputs before this step's update, as below
+                            right += compiled.right(X_batch, y_batch, accuracy_fn)
+                    else:
+                        preds = [model(x) for x in X_batch]
+                        targets = y_batch.tolist()
+                        value = loss_fn(preds, targets)
+                        if l2:
+                            value = value + l2 * losses.l2(params)
+                        if accuracy_fn is not None:
+                            right += sum(accuracy_fn(p, t) for p, t in zip(preds, targets))
+                    optimizer.zero_grad()
+                    value.backward()
+                    optimizer.step()
+                    history.step_loss.append(value.data)
+                    bar.update()
+                    total += value.data * len(X_batch)
+                    seen += len(X_batch)
+                if seen:
+                    history.loss.append(total / seen)
+                    postfix = {"epoch": f"{epoch + 1}/{epochs}", "loss": f"{history.loss[-1]:.4g}"}
                     if accuracy_fn is not None:
-                        right += sum(accuracy_fn(p, t) for p, t in zip(preds, targets))
-                optimizer.zero_grad()
-                value.backward()
-                optimizer.step()
-                history.step_loss.append(value.data)
-                bar.update()
-                total += value.data * len(X_batch)
-                seen += len(X_batch)
-            if seen:
-                history.loss.append(total / seen)
-                postfix = {"epoch": f"{epoch + 1}/{epochs}", "loss": f"{history.loss[-1]:.4g}"}
-                if accuracy_fn is not None:
-                    history.accuracy.append(right / seen)
-                    postfix["accuracy"] = f"{history.accuracy[-1]:.1%}"
-                bar.set_postfix(postfix, refresh=False)
-            if stop.requested:
-                history.interrupted = True
-                if progress:
-                    bar.write(f"fit: stopped by Ctrl-C after {len(history.step_loss)} of {steps} steps (in epoch "
-                              f"{epoch + 1} of {epochs}); the model and the history include every completed step",
-                              file=sys.stderr)
-                break
-            if schedule is not None:
-                schedule.step()
+                        history.accuracy.append(right / seen)
+                        postfix["accuracy"] = f"{history.accuracy[-1]:.1%}"
+                    bar.set_postfix(postfix, refresh=False)
+                if stop.requested:
+                    history.interrupted = True
+                    if progress:
+                        bar.write(f"fit: stopped by Ctrl-C after {len(history.step_loss)} of {steps} steps (in epoch "
+                                  f"{epoch + 1} of {epochs}); the model and the history include every completed step",
+                                  file=sys.stderr)
+                    break
+                if schedule is not None:
+                    schedule.step()
+    except Exception as error:
+        _keep_history(error, history)
+        raise
     return history
+
+
+def _keep_history(error: Exception, history: History) -> None:
+    """Put ``history`` (the steps completed before ``error``) on the error as ``.history``, and say so."""
+    try:
+        error.history = history  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type that takes no attributes: nothing to keep it on
+        return
+    if hasattr(error, "add_note"):  # Python 3.11+: shown under the traceback
+        error.add_note(f"fit: the History of the {len(history.step_loss)} completed steps is on this error "
+                       "as .history")
 
 
 def evaluate(

@@ -243,3 +243,24 @@ def test_accuracy_with_class_probability_targets_is_the_accuracy_of_their_classe
     _, by_smoothed = evaluate(model, X, 0.9 * one_hot(y, 3) + 0.1 / 3, loss="cross_entropy", compile=compiled)
     predicted = np.array([max(range(3), key=lambda k: model(x)[k].data) for x in X.tolist()])
     assert by_index == by_one_hot == by_smoothed == float(np.mean(predicted == y))
+
+
+def test_a_step_that_fails_keeps_the_completed_steps_history_on_the_error():
+    X, y = make_blobs(40, centers=[[-2, -2], [2, 2]], std=0.5, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    calls = []
+
+    def breaking(preds, targets):  # the 6th step's loss fails (a user's loss with a bug, say)
+        calls.append(1)
+        if len(calls) == 6:
+            raise ZeroDivisionError("the user's loss broke")
+        return losses.hinge(preds, targets)
+
+    with pytest.raises(ZeroDivisionError) as caught:
+        fit(model, X, 2 * y - 1, loss=breaking, optimizer=SGD(model.parameters(), lr=0.1), epochs=10,
+            batch_size=10, seed=0, progress=False)
+    history = caught.value.history
+    assert isinstance(history, History) and len(history.step_loss) == 5  # the steps before the 6th
+    assert len(history.loss) == 1  # epoch 1 (4 steps) completed
+    if hasattr(caught.value, "add_note"):
+        assert "the History of the 5 completed steps is on this error as .history" in caught.value.__notes__[0]
