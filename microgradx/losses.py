@@ -53,13 +53,19 @@ def _pairs(preds: Any, targets: Any, where: str) -> list[tuple[Value, Target]]:
     return [pair for p, t in zip(preds, targets) for pair in _pairs(p, t, where)]
 
 
+def _leaf(target: Target) -> Value:
+    """A target given as a number, as a leaf labelled ``target``: a drawing of the loss names it (a
+    folded batch shows ``target ×100``), where an unboxed constant would be a nameless box."""
+    return target if isinstance(target, Value) else Value(target, label="target")
+
+
 def mse(preds: Any, targets: Any) -> Value:
     """Mean squared error, mean of (prediction - target)^2: regression's usual loss.
 
     >>> mse([Value(1.0), Value(3.0)], [0.0, 1.0]).data     # (1 + 4) / 2
     2.5
     """
-    return F.mean([(p - t) ** 2 for p, t in _pairs(preds, targets, "mse()")])
+    return F.mean([(p - _leaf(t)) ** 2 for p, t in _pairs(preds, targets, "mse()")])
 
 
 def hinge(scores: Any, labels: Any) -> Value:
@@ -75,7 +81,7 @@ def hinge(scores: Any, labels: Any) -> Value:
     for _, y in pairs:
         if not isinstance(y, Value) and y not in (-1.0, 1.0):
             raise ValueError(f"hinge() needs labels -1 or +1, got {y:g}; for 0/1 labels pass 2 * y - 1")
-    return F.mean([(1 - y * s).relu() for s, y in pairs])
+    return F.mean([(1 - _leaf(y) * s).relu() for s, y in pairs])
 
 
 def binary_cross_entropy(logits: Any, targets: Any) -> Value:
@@ -92,7 +98,7 @@ def binary_cross_entropy(logits: Any, targets: Any) -> Value:
     for _, y in pairs:
         if not isinstance(y, Value) and not 0.0 <= y <= 1.0:
             raise ValueError(f"binary_cross_entropy() needs targets between 0 and 1, got {y:g}")
-    return F.mean([z.softplus() - y * z for z, y in pairs])
+    return F.mean([z.softplus() - _leaf(y) * z for z, y in pairs])
 
 
 def cross_entropy(logits: Any, target: Any) -> Value:

@@ -105,8 +105,9 @@ def test_the_readme_model_on_ten_thousand_examples_folds_to_the_same_counts() ->
 def test_what_the_folded_moons_batch_shows() -> None:
     source = draw_graph(batch_loss(100, "hinge", True), collapse="layer").source
     shown = titles(source)
-    # the per-example ops of the hinge loss, one box each, constants written into the op
-    for title in ("x0 ×100", "x1 ×100", "×100", "* ×100", "* -1 ×100", "+ 1 ×100", "relu ×100", "sum",
+    # the per-example ops of the hinge loss, one box each, constants written into the op; the targets
+    # (numbers, given to the loss) as the loss's leaves named 'target'
+    for title in ("x0 ×100", "x1 ×100", "target ×100", "* ×100", "* -1 ×100", "+ 1 ×100", "relu ×100", "sum",
                   "* 0.01", "dot", "* 0.0001", "+", "layers.0", "layers.1", "layers.2"):
         assert title in shown, title
     assert len(shown) == len(set(shown))  # every role once
@@ -116,7 +117,7 @@ def test_what_the_folded_moons_batch_shows() -> None:
              re.findall(r'^\s*(p\d+) -> (p\d+)(?: \[label="([^"]*)")?', source, flags=re.M)}
     assert edges[("x0 ×100", "layers.0")] == "×1600"  # 16 neurons x 100 examples
     assert edges[("layers.0", "layers.1")] == "×25600"  # every neuron to every neuron, per example
-    assert edges[("layers.2", "* ×100")] == "×100" and edges[("×100", "* ×100")] == "×100"  # score * target
+    assert edges[("layers.2", "* ×100")] == "×100" and edges[("target ×100", "* ×100")] == "×100"  # score * target
     assert edges[("layers.0", "dot")] == "×96"  # the L2 term: 48 parameters, twice each (p . p)
     assert edges[("relu ×100", "sum")] == "×100"
 
