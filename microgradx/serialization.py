@@ -57,7 +57,10 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
 
     The file is written next to its destination and then moved into place, so an interrupted or
     failed save never leaves a truncated file behind; an existing file keeps its permissions, and a
-    symbolic link keeps pointing where it did (see :mod:`microgradx._files`).
+    symbolic link keeps pointing where it did (see :mod:`microgradx._files`). Raises ``TypeError``
+    for anything without a state dict, and ``ValueError``, writing nothing, for a state that JSON
+    cannot hold (a NaN) or that :func:`load` would refuse to read back (nested more than
+    :data:`MAX_DEPTH` deep, a whole number beyond a float's range).
     """
     state = obj.state_dict() if hasattr(obj, "state_dict") else obj
     if not isinstance(state, Mapping):
@@ -71,8 +74,12 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     except RecursionError:  # far deeper still
         raise ValueError(too_deep) from None
     raw = text.encode("utf-8")
-    if _may_nest_deeply(raw) and _nesting_depth(raw) > MAX_DEPTH:  # what save() writes, load() must read back
+    if _may_nest_deeply(raw) and _nesting_depth(raw) > MAX_DEPTH:
         raise ValueError(too_deep)
+    try:  # what save() writes, load() must read back: a file it refuses would be a save lost
+        _decode(raw)
+    except _Unreadable as error:
+        raise ValueError(f"save(): load() would refuse this state: {error}") from None
     write_atomic(path, text + "\n")
 
 
@@ -90,34 +97,50 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> dict[st
     path = Path(path)
     max_bytes = whole_number(max_bytes, "load(max_bytes)")
     raw = _read_regular_file(path, max_bytes)
+    try:
+        return _decode(raw)
+    except _Unreadable as error:
+        _fail(path, str(error))
+
+
+class _Unreadable(ValueError):
+    """Why bytes are not a save file load() reads (a sentence starting "it ...")."""
+
+
+def _refuse(problem: str) -> NoReturn:
+    raise _Unreadable(problem)
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    """The state dict in a save file's bytes; raises :class:`_Unreadable` saying why there is none."""
     if not raw.strip():
-        _fail(path, "it is empty")
+        _refuse("it is empty")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        _fail(path, "it is not text (a microgradx file is UTF-8 JSON)")
+        _refuse("it is not text (a microgradx file is UTF-8 JSON)")
     depth = _nesting_depth(raw) if _may_nest_deeply(raw) else 0
     if depth > MAX_DEPTH:  # json would recurse once per level: refuse before it starts
-        _fail(path, f"it is nested {depth} deep; a save file is at most {MAX_DEPTH} deep (a real one is 4)")
+        _refuse(f"it is nested {depth} deep; a save file is at most {MAX_DEPTH} deep (a real one is 4)")
     try:  # json's own float parsing (a Python call per float would double the time for a big model)
         data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_int=_short_int)
     except json.JSONDecodeError as error:
-        _fail(path, f"it is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
-                    "it may be truncated or corrupt")
+        _refuse(f"it is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+                "it may be truncated or corrupt")
     except ValueError as error:
-        _fail(path, str(error))
+        _refuse(str(error))
     if _has_infinity(data):  # 1e999 parses as inf
-        _fail(path, f"it contains the number {_huge_literal(raw)}, too large for a float")
+        _refuse(f"it contains the number {_huge_literal(raw)}, too large for a float")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        _fail(path, f'it is JSON, but has no "format": "{FORMAT}" header')
+        _refuse(f'it is JSON, but has no "format": "{FORMAT}" header')
     version = data.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        _fail(path, f"its format version is {version!r}, not a whole number >= 1")
+        _refuse(f"its format version is {version!r}, not a whole number >= 1")
     if version > VERSION:
-        _fail(path, f"it was written in format version {version} by a newer microgradx (this one reads up to "
-                    f"{VERSION}); upgrade microgradx to read it")
+        _refuse(f"it was written in format version {version} by a newer microgradx (this one reads up to "
+                f"{VERSION}); upgrade microgradx to read it")
     if not isinstance(data.get("state"), dict):
-        _fail(path, 'it has no "state" dict')
+        _refuse('it has no "state" dict')
     return data["state"]  # type: ignore[no-any-return]
 
 

@@ -299,6 +299,20 @@ def test_save_refuses_what_load_would_refuse_as_too_deep(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("number", [10**400, -(10**309), 2**1100])
+def test_save_refuses_whole_numbers_load_would_refuse_and_keeps_the_old_file(tmp_path, number):
+    # JSON writes any int; load() refuses one beyond the largest float: saving it would lose the save
+    path = tmp_path / "model.json"
+    save({"w": [1.0]}, path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=r"^save\(\): load\(\) would refuse this state: it contains a whole "
+                                         r"number with \d+ digits, too large for a float$"):
+        save({"w": [1.0], "count": number}, path)
+    assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
+    save({"count": 10**300}, path)  # within a float's range: written and read back exactly
+    assert load(path) == {"count": 10**300}
+
+
 @pytest.mark.parametrize(("number", "message"), [
     (b"1e999", "the number 1e999, too large for a float"),
     (b"-1e400", "the number -1e400, too large for a float"),
