@@ -452,6 +452,14 @@ class LRSchedule:
     0.2
     """
 
+    # Each hyperparameter a subclass saves in its state, with the check its constructor and
+    # load_state_dict() both apply: (value, name for messages) -> the value to keep.
+    checks: ClassVar[dict[str, Callable[[Any, str], Any]]] = {}
+
+    def _checked(self, values: Mapping[str, Any], who: str = "") -> dict[str, Any]:
+        """``values`` of every hyperparameter in :attr:`checks`, each checked (a ValueError names it)."""
+        return {name: check(values[name], f"{who}{name}") for name, check in self.checks.items()}
+
     def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}() needs an optimizer, got {reprlib.repr(optimizer)}")
@@ -473,13 +481,15 @@ class LRSchedule:
                              "without bound)") from None
         return _number(lr, what)
 
-    def _lr_from(self, base_lr: float, t: int) -> float:
-        """``_lr(t)`` as it would be with ``base_lr``, leaving ``self.base_lr`` as it is whatever happens."""
-        old, self.base_lr = self.base_lr, base_lr
+    def _lr_with(self, settings: Mapping[str, Any], t: int) -> float:
+        """``_lr(t)`` as it would be with ``settings`` (``base_lr``, hyperparameters), leaving the
+        schedule as it is whatever happens."""
+        old = {name: getattr(self, name) for name in settings}
+        self.__dict__.update(settings)
         try:
             return self._lr(t)
         finally:
-            self.base_lr = old
+            self.__dict__.update(old)
 
     def step(self) -> None:
         """Advance one step and set the optimizer's learning rate.
@@ -495,24 +505,37 @@ class LRSchedule:
         self.optimizer.lr = lr
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"type", "base_lr", "step_count"}``: with it the schedule resumes where it was."""
-        return {"type": type(self).__name__, "base_lr": self.base_lr, "step_count": self.step_count}
+        """``{"type", "base_lr", "step_count", "hyperparameters"}``: with it the schedule resumes
+        where it was, as PyTorch's schedulers save theirs (a :class:`LambdaLR`'s function is not saved).
+
+        >>> StepLR(SGD([Value(0.0)], lr=1.0), step_size=2, gamma=0.5).state_dict()
+        {'type': 'StepLR', 'base_lr': 1.0, 'step_count': 0, 'hyperparameters': {'step_size': 2, 'gamma': 0.5}}
+        """
+        return {"type": type(self).__name__, "base_lr": self.base_lr, "step_count": self.step_count,
+                "hyperparameters": {name: getattr(self, name) for name in self.checks}}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a ``state_dict()`` and set the optimizer's lr to match it, or raise and change nothing.
 
         ``base_lr`` must be a finite number >= 0, ``step_count`` a whole number up to
-        ``MAX_STEP_COUNT``, and the learning rate they give a finite number >= 0.
+        ``MAX_STEP_COUNT``, each hyperparameter what the constructor accepts, and the learning rate
+        they give a finite number >= 0. The saved hyperparameters replace the schedule's own, as in
+        PyTorch; a state saved without them (microgradx before 0.2) keeps the schedule's.
         """
         who = f"{type(self).__name__}.load_state_dict()"
-        _same_keys(state, ("type", "base_lr", "step_count"), who, "state dict")
+        keys = ("type", "base_lr", "step_count") + (("hyperparameters",) if "hyperparameters" in state else ())
+        _same_keys(state, keys, who, "state dict")
         if state["type"] != type(self).__name__:
             raise ValueError(f"{who}: this is the state of a {state['type']!r} schedule, not of "
                              f"{type(self).__name__}")
         steps = whole_number(state["step_count"], f"{who}: step_count", least=0, most=MAX_STEP_COUNT)
-        base_lr = _number(state["base_lr"], f"{who}: base_lr")
-        lr = self._lr_from(base_lr, steps)  # may raise: nothing is written before it returns
-        self.base_lr, self.step_count, self.optimizer.lr = base_lr, steps, lr
+        settings = {"base_lr": _number(state["base_lr"], f"{who}: base_lr")}
+        if "hyperparameters" in state:
+            _same_keys(state["hyperparameters"], self.checks, who, "hyperparameters")
+            settings.update(self._checked(state["hyperparameters"], f"{who}: "))
+        lr = self._lr_with(settings, steps)  # may raise: nothing is written before it returns
+        self.__dict__.update(settings)
+        self.step_count, self.optimizer.lr = steps, lr
 
 
 class StepLR(LRSchedule):
@@ -527,8 +550,12 @@ class StepLR(LRSchedule):
     [1.0, 0.5, 0.5, 0.25, 0.25]
     """
 
+    checks: ClassVar[dict[str, Callable[[Any, str], Any]]] = {"step_size": whole_number, "gamma": _number}
+    step_size: int
+    gamma: float
+
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size, self.gamma = whole_number(step_size, "step_size"), _number(gamma, "gamma")
+        self.__dict__.update(self._checked({"step_size": step_size, "gamma": gamma}))
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -546,8 +573,12 @@ class CosineAnnealingLR(LRSchedule):
     0.5
     """
 
+    checks: ClassVar[dict[str, Callable[[Any, str], Any]]] = {"T_max": whole_number, "eta_min": _number}
+    T_max: int
+    eta_min: float
+
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        self.T_max, self.eta_min = whole_number(T_max, "T_max"), _number(eta_min, "eta_min")
+        self.__dict__.update(self._checked({"T_max": T_max, "eta_min": eta_min}))
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -568,13 +599,17 @@ class LinearLR(LRSchedule):
     0.55
     """
 
+    checks: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "start_factor": _number, "end_factor": _number, "total_iters": whole_number}
+    start_factor: float
+    end_factor: float
+    total_iters: int
+
     def __init__(
         self, optimizer: Optimizer, start_factor: float = 1 / 3, end_factor: float = 1.0, total_iters: int = 5
     ) -> None:
-        total_iters = whole_number(total_iters, "total_iters")
-        self.start_factor = _number(start_factor, "start_factor")
-        self.end_factor = _number(end_factor, "end_factor")
-        self.total_iters = total_iters
+        self.__dict__.update(self._checked({"start_factor": start_factor, "end_factor": end_factor,
+                                            "total_iters": total_iters}))
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:

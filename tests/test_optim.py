@@ -261,16 +261,48 @@ def test_schedule_state_dict_resumes():
     for _ in range(3):
         schedule.step()
     state = schedule.state_dict()
-    assert state == {"type": "StepLR", "base_lr": 1.0, "step_count": 3}
+    assert state == {"type": "StepLR", "base_lr": 1.0, "step_count": 3,
+                     "hyperparameters": {"step_size": 2, "gamma": 0.5}}
     opt2 = SGD([Value(0.0)], lr=1.0)
-    schedule2 = StepLR(opt2, step_size=2, gamma=0.5)
+    schedule2 = StepLR(opt2, step_size=5, gamma=0.1)  # the saved hyperparameters win, as in PyTorch
     schedule2.load_state_dict(state)
-    assert opt2.lr == opt.lr == 0.5
+    assert opt2.lr == opt.lr == 0.5 and (schedule2.step_size, schedule2.gamma) == (2, 0.5)
+    schedule2.step()
+    schedule.step()
+    assert opt2.lr == opt.lr == 0.25  # and it goes on as the saved schedule would
     with pytest.raises(ValueError, match="state of a 'LinearLR' schedule"):
         schedule2.load_state_dict({**state, "type": "LinearLR"})
     with pytest.raises(ValueError, match="step_count must be a whole number"):
         schedule2.load_state_dict({**state, "step_count": 1.5})
-    assert schedule2.step_count == 3
+    assert schedule2.step_count == 4
+
+
+@pytest.mark.parametrize(("make", "bad", "message"), [
+    (lambda o: StepLR(o, step_size=2, gamma=0.5), {"step_size": 0, "gamma": 0.5}, r"step_size must be a whole number"),
+    (lambda o: StepLR(o, step_size=2, gamma=0.5), {"step_size": 2, "gamma": -1.0},
+     r"gamma must be a finite number >= 0"),
+    (lambda o: StepLR(o, step_size=2, gamma=0.5), {"step_size": 2}, r"hyperparameters is missing the key 'gamma'"),
+    (lambda o: CosineAnnealingLR(o, T_max=10), {"T_max": 10, "eta_min": 0.0, "warmup": 3},
+     r"hyperparameters has an unexpected key 'warmup'"),
+    (lambda o: LinearLR(o), {"start_factor": 0.5, "end_factor": 1.0, "total_iters": 2.5},
+     r"total_iters must be a whole"),
+])
+def test_schedule_load_refuses_bad_hyperparameters_and_changes_nothing(make, bad, message):
+    opt = SGD([Value(0.0)], lr=1.0)
+    schedule = make(opt)
+    schedule.step()
+    before = (vars(schedule).copy(), opt.lr)
+    state = {**schedule.state_dict(), "hyperparameters": bad}
+    with pytest.raises(ValueError, match=message):
+        schedule.load_state_dict(state)
+    assert (vars(schedule), opt.lr) == before
+
+
+def test_a_schedule_state_saved_without_hyperparameters_still_loads():
+    opt = SGD([Value(0.0)], lr=1.0)
+    schedule = StepLR(opt, step_size=2, gamma=0.5)
+    schedule.load_state_dict({"type": "StepLR", "base_lr": 1.0, "step_count": 4})  # as saved before they were
+    assert opt.lr == 0.25 and (schedule.step_size, schedule.gamma) == (2, 0.5)
 
 
 def test_schedule_errors():
