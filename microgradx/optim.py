@@ -520,7 +520,7 @@ class LRSchedule:
         ``base_lr`` must be a finite number >= 0, ``step_count`` a whole number up to
         ``MAX_STEP_COUNT``, each hyperparameter what the constructor accepts, and the learning rate
         they give a finite number >= 0. The saved hyperparameters replace the schedule's own, as in
-        PyTorch; a state saved without them (microgradx before 0.2) keeps the schedule's.
+        PyTorch; a state saved without them (by an earlier microgradx) keeps the schedule's.
         """
         who = f"{type(self).__name__}.load_state_dict()"
         keys = ("type", "base_lr", "step_count") + (("hyperparameters",) if "hyperparameters" in state else ())
