@@ -119,8 +119,7 @@ def _decode(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         _refuse("it is not text (a microgradx file is UTF-8 JSON)")
-    depth = _nesting_depth(raw) if _may_nest_deeply(raw) else 0
-    if depth > MAX_DEPTH:  # json would recurse once per level: refuse before it starts
+    if _may_nest_deeply(raw) and (depth := _nesting_depth(raw)) > MAX_DEPTH:  # json would recurse once per level
         _refuse(f"it is nested {depth} deep; a save file is at most {MAX_DEPTH} deep (a real one is 4)")
     try:  # json's own float parsing (a Python call per float would double the time for a big model)
         data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_int=_short_int)

@@ -135,3 +135,16 @@ def test_errors_say_what_is_wrong():
         losses.mse([Value(1.0)], 1.0)
     with pytest.raises(TypeError, match="must be numbers or lists of numbers, got 'ab' and 'cd'"):
         losses.mse("ab", "cd")  # a str is a list of strs, each a str again: this used to recurse forever
+
+
+@pytest.mark.parametrize(("loss", "targets"), [(losses.hinge, [1.0, -1.0, 1.0]), (losses.mse, [0.5, -2.0, 3.0]),
+                                               (losses.binary_cross_entropy, [0.0, 1.0, 0.25])])
+def test_number_targets_are_leaves_labelled_target(loss, targets):
+    # so that a drawing of the loss names them (a folded batch shows 'target ×3')
+    from microgradx.fold import trace_nodes
+
+    preds = [Value(0.3), Value(-0.7), Value(1.1)]
+    labelled = [v for v in trace_nodes(loss(preds, targets)) if v.label == "target"]
+    assert sorted(v.data for v in labelled) == sorted(targets) and all(not v._prev for v in labelled)
+    mine = Value(1.0, label="y")  # a target that is already a Value is used as it is
+    assert mine in trace_nodes(loss([Value(0.3)], [mine]))

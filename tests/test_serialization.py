@@ -318,9 +318,26 @@ def test_save_refuses_whole_numbers_load_would_refuse_and_keeps_the_old_file(tmp
     (b"-1e400", "the number -1e400, too large for a float"),
     (b"1" * 310, "a whole number with 310 digits, too large for a float"),
     (b"-" + b"9" * 5000, "a whole number with 5,000 digits, too large for a float"),
+    # a long literal is shown by its first 40 characters
+    (b"1." + b"0" * 60 + b"e999", "the number 1." + "0" * 38 + ", too large for a float"),
 ])
 def test_numbers_too_large_for_a_float_are_refused(tmp_path, number, message):
     path = tmp_path / "big.json"
     path.write_bytes(HEADER + b'{"w": ' + number + b"}}")
     with pytest.raises(SaveFileError, match=message):
+        load(path)
+
+
+def test_load_reads_exactly_max_depth_and_refuses_one_more(tmp_path):
+    # the header's dict and "state" are two levels; the rest is the state's own nesting, beside a few
+    # shallow lists (more brackets in all than MAX_DEPTH, so the depth itself is what is measured)
+    def nested(levels: int) -> bytes:
+        return (HEADER + b'{"w": ' + b"[" * (levels - 2) + b"1.0" + b"]" * (levels - 2)
+                + b', "pad": [[0.0], [0.0], [0.0]]}}')
+
+    path = tmp_path / "deep.json"
+    path.write_bytes(nested(MAX_DEPTH))
+    assert load(path)["w"] is not None
+    path.write_bytes(nested(MAX_DEPTH + 1))
+    with pytest.raises(SaveFileError, match=rf"it is nested {MAX_DEPTH + 1} deep; a save file is at most 100 deep"):
         load(path)

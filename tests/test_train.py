@@ -264,3 +264,28 @@ def test_a_step_that_fails_keeps_the_completed_steps_history_on_the_error():
     assert len(history.loss) == 1  # epoch 1 (4 steps) completed
     if hasattr(caught.value, "add_note"):
         assert "the History of the 5 completed steps is on this error as .history" in caught.value.__notes__[0]
+
+
+def test_fit_trains_one_epoch_by_default():
+    X, y = make_blobs(20, centers=[[-2, -2], [2, 2]], std=0.5, seed=0)
+    model = MLP(2, [2, 1], seed=0)
+    history = fit(model, X, 2 * y - 1, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), batch_size=5,
+                  progress=False)
+    assert len(history.loss) == 1 and len(history.step_loss) == 4
+
+
+@pytest.mark.parametrize("accuracy", [None, lambda score, label: float(label > 0) * (score.data > 0.5)])
+def test_compiled_fit_records_the_same_accuracy_as_the_scalar_path(accuracy):
+    # the default rule, and a user's rule that is not symmetric in its arguments (prediction first).
+    # tanh, not relu: an example on which every relu is off scores the output bias alone, and with
+    # balanced batches that bias is 0 up to rounding (0.0 compiled, 3.5e-18 scalar): its sign is
+    # rounding's choice on either path.
+    X, y = make_blobs(30, centers=[[-1, -1], [1, 1]], std=0.8, seed=1)
+    runs = []
+    for compile in (False, True):
+        model = MLP(2, [4, 1], activation="tanh", seed=0)
+        runs.append(fit(model, X, 2 * y - 1, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=4,
+                        batch_size=10, seed=0, accuracy=accuracy, progress=False, compile=compile))
+    scalar, compiled = runs
+    assert len(scalar.accuracy) == 4 and scalar.accuracy == compiled.accuracy
+    assert 0 < scalar.accuracy[-1] <= 1
