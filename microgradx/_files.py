@@ -25,7 +25,7 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["with_errno", "write_atomic"]
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, encoding: str = "utf-8") -> Path:
@@ -42,7 +42,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, encoding: s
     payload = data.encode(encoding) if isinstance(data, str) else bytes(data)  # may raise: nothing touched yet
     target = Path(os.path.realpath(link))  # for a symbolic link, the file it points to
     if not target.parent.is_dir():
-        raise _error(FileNotFoundError(f"cannot write {str(link)!r}: the folder {str(link.parent)!r} does not "
+        raise with_errno(FileNotFoundError(f"cannot write {str(link)!r}: the folder {str(link.parent)!r} does not "
                                        "exist; create it first"), errno.ENOENT)
     try:
         old = os.stat(target)
@@ -52,9 +52,9 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, encoding: s
         raise _cannot_write(link, error) from None
     if old is not None and not stat.S_ISREG(old.st_mode):
         if stat.S_ISDIR(old.st_mode):
-            raise _error(IsADirectoryError(f"{str(link)!r} is a folder; give the path of a file to write"),
+            raise with_errno(IsADirectoryError(f"{str(link)!r} is a folder; give the path of a file to write"),
                          errno.EISDIR)
-        raise _error(OSError(f"{str(link)!r} is not a regular file; give the path of a file to write"),
+        raise with_errno(OSError(f"{str(link)!r} is not a regular file; give the path of a file to write"),
                      errno.EINVAL)
     try:
         _replace(target, payload, old)
@@ -100,10 +100,10 @@ def _cannot_write(link: Path, error: OSError) -> OSError:
     problem, fix = _PROBLEMS.get(error.errno or 0, ("the system refused", "check the path and its folder"))
     problem = problem.format(folder=repr(str(link.parent)))
     reason = error.strerror or str(error)
-    return _error(type(error)(f"cannot write {str(link)!r}: {problem} ({reason}); {fix}"), error.errno)
+    return with_errno(type(error)(f"cannot write {str(link)!r}: {problem} ({reason}); {fix}"), error.errno)
 
 
-def _error(error: OSError, number: int | None) -> OSError:
+def with_errno(error: OSError, number: int | None) -> OSError:
     """``error`` with its ``errno`` set, its message left whole: given to the constructor, the number
     would turn the message into ``[Errno 2] ...`` (as would ``strerror`` or ``filename``)."""
     error.errno = number  # type: ignore[assignment]

@@ -38,7 +38,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from ._checks import whole_number
-from ._files import write_atomic
+from ._files import with_errno, write_atomic
 
 __all__ = ["save", "load", "SaveFileError", "FORMAT", "VERSION", "MAX_BYTES", "MAX_DEPTH"]
 
@@ -150,9 +150,11 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
         # O_NONBLOCK: should a pipe be swapped in after the check, open() still returns at once.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        raise _os_error(FileNotFoundError, errno.ENOENT, path, "there is no such file; check the path") from None
+        raise with_errno(FileNotFoundError(f"cannot load {str(path)!r}: there is no such file; check the path"),
+                         errno.ENOENT) from None
     except PermissionError:
-        raise _os_error(PermissionError, errno.EACCES, path, "you have no permission to read it") from None
+        raise with_errno(PermissionError(f"cannot load {str(path)!r}: you have no permission to read it"),
+                         errno.EACCES) from None
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(f.fileno())
         _check_kind(path, info)  # the file actually opened
@@ -162,14 +164,6 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
     if len(raw) > max_bytes:
         _too_large(path, f"over {max_bytes:,} bytes", max_bytes)
     return raw
-
-
-def _os_error(kind: type[OSError], number: int, path: Path, problem: str) -> OSError:
-    """The system's error, with its errno, saying what load() could not do and why (the message
-    whole, as write_atomic's errors are: no ``[Errno 2]`` in front)."""
-    error = kind(f"cannot load {str(path)!r}: {problem}")
-    error.errno = number
-    return error
 
 
 def _check_kind(path: Path, info: os.stat_result) -> None:
