@@ -45,6 +45,7 @@ CURRENT = "#facc15"  # the node passing its gradient back
 RECEIVING = "#fde68a"  # its inputs, which receive a contribution
 FLOW = "#b45309"  # the edges the gradient flows back along
 UNKNOWN = "#9ca3af"  # the colour of "grad ?"
+FIRST_STEP = "The output's gradient is 1 (d out / d out). "  # how both walks' first caption begins
 STILL_NOTE = ("A still of the first step: run the cell (or trust the notebook) to play the backward pass, "
               "or save it with .save('backprop.html') and open that in a browser.")
 
@@ -314,7 +315,7 @@ class _FullDrawing(_Drawing):
             name, *input_names = names([node, *node._prev])
             adds = "; ".join(f"grad({n}) += {fmt(g or 0.0)} × {fmt(d)} = {fmt((g or 0.0) * d)}"
                              for n, d in zip(input_names, partials))
-            intro = "The output's gradient is 1 (d out / d out). " if k == 0 else ""
+            intro = FIRST_STEP if k == 0 else ""
             caption = (f"{intro}Step {k + 1} of {len(order)}: {_capital(name)} has its full gradient {fmt(g or 0.0)} "
                        f"and passes it back through its op {node._op.name} (gradient × local derivative): {adds}.")  # type: ignore[union-attr]
             frames.append(Frame(f"v{i}", [f"v{j}" for j in inputs], flowing, texts, caption))
@@ -478,7 +479,7 @@ class _FoldedDrawing(_Drawing):
             caption = (f"Step {n + 1} of {len(order)}: {_capital(_part_name(parts[k]))} has its full gradient, and "
                        f"{what} back (gradient × local derivative) to {receivers}.")
             if n == 0:
-                caption = "The output's gradient is 1 (d out / d out). " + caption
+                caption = FIRST_STEP + caption
             texts = {f"p{j}": self._lines(j, walk) for j in sorted(touched)}
             frames.append(Frame(f"p{k}", [f"p{j}" for j in inputs], flowing, texts, caption))
         return frames
